@@ -1,0 +1,39 @@
+# Zero-shot evaluation suite for SAM-family models. `make help` lists the targets.
+PYTHON ?= python
+MODEL ?= repvit
+DEVICE ?= cpu
+ARGS ?=
+TORCH_PIN = torch==2.14.1 torchvision==0.29.1
+EVAL = $(PYTHON) run_eval.py --model $(MODEL) --device $(DEVICE) $(ARGS)
+
+.PHONY: help install demo test test-slow tables eval-latency eval-bsds eval-coco eval-seginw eval-davis eval-uvo eval-sod eval-mvtec
+
+help:
+	@echo "install      install the suite and its dependencies (pip)"
+	@echo "demo         every landed task on the bundled sample data, then the tables (CPU, minutes)"
+	@echo "test         the test suite without the slow tests"
+	@echo "test-slow    only the slow tests (heavy models, full-size data)"
+	@echo "tables       render results/ into results/TABLES.md"
+	@echo "eval-<task>  one task: latency bsds coco seginw davis uvo sod mvtec (MODEL=repvit DEVICE=cpu ARGS=...)"
+
+# Installs once per change of pyproject.toml (the stamp file records it).
+install: .installed
+.installed: pyproject.toml
+	$(PYTHON) -m pip install $(TORCH_PIN)
+	$(PYTHON) -m pip install -e '.[test]'
+	touch $@
+
+demo: install
+	$(PYTHON) -m evals.demo
+
+test: install
+	$(PYTHON) -m pytest -q
+
+test-slow: install
+	$(PYTHON) -m pytest -q -m slow
+
+tables:
+	$(PYTHON) run_eval.py --tables
+
+eval-latency eval-bsds eval-coco eval-seginw eval-davis eval-uvo eval-sod eval-mvtec:
+	$(EVAL) --task $(@:eval-%=%)

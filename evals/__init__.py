@@ -1,0 +1,1 @@
+"""Zero-shot evaluation tasks, one plugin (sub-package) per task."""

@@ -1,0 +1,101 @@
+"""The plugin interface every task implements, in the spirit of detectron2's `DatasetEvaluator`.
+
+A task owns four things, each a method here:
+    load_dataset(data_root) -> Dataset       the reader for the official layout
+    predict(model, sample) -> prediction     the protocol: prompts -> model -> task prediction (storable)
+    evaluator() -> Evaluator                 the metric: reset / process(sample, prediction) / evaluate
+    columns                                  where its numbers go in the paper's tables
+The engine (`evals.engine`) runs them in that order; nothing else in the suite knows a task's internals.
+"""
+from __future__ import annotations
+
+import argparse
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from models.prompt_model import PromptModel
+
+Prediction = dict[str, Any]  # numpy arrays and JSON-able values; see evals.store
+
+
+class DatasetLayoutError(FileNotFoundError):
+    """A dataset folder is missing or laid out differently from the official release."""
+
+    def __init__(self, problem: str, expected_tree: str):
+        super().__init__(f"{problem}\nExpected layout:\n{expected_tree.rstrip()}\n(see datasets/README.md)")
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: str  # unique within the dataset; names the sample's file in the prediction store
+    data: Any = None  # whatever the task's reader attaches (paths, annotations, ...)
+
+
+@dataclass
+class Dataset:
+    name: str
+    split: str
+    root: Path | None
+    samples: list[Sample]
+    files: list[Path] = field(default_factory=list)  # every file the samples read: fingerprinted in the results
+
+
+@dataclass(frozen=True)
+class Column:
+    """One number of the paper's tables: where it comes from in the results and what the paper printed."""
+
+    key: str  # metric key in the results JSON
+    label: str
+    section: str  # table title; tasks sharing a section are rendered side by side, as in the paper
+    paper: dict[str, float] = field(default_factory=dict)  # model name -> value the paper reports
+    higher_is_better: bool = True
+    digits: int = 1
+
+
+class Evaluator(ABC):
+    """Accumulates per-sample predictions and turns them into the task's metrics."""
+
+    @abstractmethod
+    def reset(self) -> None: ...
+
+    @abstractmethod
+    def process(self, sample: Sample, prediction: Prediction) -> None: ...
+
+    @abstractmethod
+    def evaluate(self) -> dict[str, Any]: ...
+
+
+class Task(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    columns: ClassVar[tuple[Column, ...]] = ()
+    # Sections rendered with models as columns and platforms as rows (the paper's latency table).
+    models_as_columns: ClassVar[bool] = False
+    # Extra command-line arguments for `make demo` (bundled sample data, CPU, minutes).
+    demo_args: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, params: dict[str, Any]):
+        self.params = params  # every protocol parameter, recorded in the results
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Task-specific command-line options (their values reach `__init__` via `params_from_args`)."""
+
+    @classmethod
+    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+        return {}
+
+    @abstractmethod
+    def load_dataset(self, data_root: Path) -> Dataset: ...
+
+    @abstractmethod
+    def predict(self, model: PromptModel, sample: Sample) -> Prediction: ...
+
+    @abstractmethod
+    def evaluator(self) -> Evaluator: ...
+
+    def read_external_prediction(self, directory: Path, sample: Sample) -> Prediction:
+        """A prediction of any method saved in the task's native format (`--predictions DIR`)."""
+        raise NotImplementedError(f"task {self.name!r} reads no external predictions")

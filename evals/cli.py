@@ -1,0 +1,99 @@
+"""Command line of run_eval.py: one task (or all) x one model -> results/<task>/<model>.json, and the tables."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from models import BACKENDS, MODELS, CheckpointError, load_prompt_model, model_spec
+
+from .engine import Run, execute
+from .registry import TASKS, TaskNotAvailable, available_tasks, task_class
+from .tables import write_tables
+
+UNTRAINED_BANNER = """
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!!  {model}: UNTRAINED WEIGHTS ({reason}).
+!!  The numbers below exercise the pipeline only; they say nothing about the model.
+!!  For real numbers put the official {file} at {path}.
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_eval.py",
+        description="Zero-shot evaluation of SAM-family models (the RepViT-SAM paper's tables).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--task", choices=[*TASKS, "all"], help="task to run ('all': every task that has landed)")
+    parser.add_argument("--model", help=f"model to evaluate: {', '.join(MODELS)} (with --predictions: any row name)")
+    parser.add_argument("--checkpoint", type=Path, help="checkpoint file (default: weights/<official file name>)")
+    parser.add_argument("--data-root", type=Path, default=Path("datasets"), help="root of the datasets (see datasets/README.md)")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N samples (quick runs)")
+    parser.add_argument("--predictions", type=Path, help="score another method's saved predictions from DIR, no model")
+    parser.add_argument("--backend", choices=BACKENDS, default="eager", help="image-encoder backend (models/backends.py)")
+    parser.add_argument("--no-fuse", dest="fuse", action="store_false", help="keep RepViT's training-time branches unfused")
+    parser.add_argument("--untrained", action="store_true", help="use untrained weights (pipeline checks only; marked in the results)")
+    parser.add_argument("--untrained-if-missing", action="store_true", help="use untrained weights when the checkpoint file is absent (the demo)")
+    parser.add_argument("--overwrite", action="store_true", help="discard stored predictions of this run instead of resuming")
+    parser.add_argument("--tables", action="store_true", help="render every result under --out into <out>/TABLES.md")
+    for name in available_tasks():
+        task_class(name).add_arguments(parser)
+    return parser
+
+
+def resolve_untrained(args: argparse.Namespace) -> tuple[bool, str | None]:
+    if args.untrained:
+        return True, "--untrained"
+    path = args.checkpoint or model_spec(args.model).default_checkpoint
+    if args.untrained_if_missing and not Path(path).is_file():
+        return True, f"{path} not found"
+    return False, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.task is None and not args.tables:
+        parser.error("give --task (and --model), or --tables")
+    try:
+        if args.task is not None:
+            run_tasks(parser, args)
+        if args.tables:
+            print(f"tables written to {write_tables(args.out)}")
+    except (CheckpointError, TaskNotAvailable, FileNotFoundError, RuntimeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run_tasks(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    names = available_tasks() if args.task == "all" else [args.task]
+    tasks = [task_class(name) for name in names]  # fails early for a task that has not landed
+    if args.model is None:
+        parser.error("--model is required with --task")
+    model = None
+    if args.predictions is None:
+        model_spec(args.model)  # unknown names fail before anything is loaded
+        untrained, reason = resolve_untrained(args)
+        if untrained:
+            spec = model_spec(args.model)
+            print(UNTRAINED_BANNER.format(model=spec.display, reason=reason, file=spec.checkpoint_file,
+                                          path=spec.default_checkpoint), file=sys.stderr)  # fmt: skip
+        model = load_prompt_model(
+            args.model, args.checkpoint, device=args.device, fuse=args.fuse, backend=args.backend, untrained=untrained
+        )
+    for task_cls in tasks:
+        task = task_cls(task_cls.params_from_args(args))
+        run = Run(task=task, run_name=args.model, out=args.out, data_root=args.data_root, device=args.device,
+                  limit=args.limit, external_predictions=args.predictions, overwrite=args.overwrite)  # fmt: skip
+        results = execute(run, model)
+        print(f"{task.name} / {args.model}: {summary(task, results)}  -> {run.results_path}")
+
+
+def summary(task, results: dict) -> str:
+    metrics = results["metrics"]
+    return ", ".join(f"{c.label} {metrics[c.key]:.{c.digits}f}" for c in task.columns if c.key in metrics)

@@ -1,0 +1,124 @@
+"""The engine shared by every task: dataset -> (stored) predictions -> metric -> results JSON.
+
+Predictions are stored per sample as they are made (`evals.store`), so a killed run resumes with the samples it
+has not finished, and its final numbers equal an uninterrupted run's: the metric always reads the stored form.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from models.prompt_model import PromptModel
+
+from .base import Dataset, Task
+from .provenance import dataset_fingerprint, git_state, host_info, package_versions, utc_now
+from .store import PredictionStore, atomic_write_json
+
+
+@dataclass
+class Run:
+    """One evaluation: a task on a dataset, with a model or with another method's saved predictions."""
+
+    task: Task
+    run_name: str  # the results row: results/<task>/<run_name>.json
+    out: Path
+    data_root: Path
+    device: str = "cpu"
+    limit: int | None = None
+    external_predictions: Path | None = None  # score another method's saved predictions, no model
+    overwrite: bool = False  # discard this run's stored predictions instead of resuming from them
+
+    @property
+    def results_path(self) -> Path:
+        return self.out / self.task.name / f"{self.run_name}.json"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.out / self.task.name / f"{self.run_name}.predictions"
+
+
+def select_samples(dataset: Dataset, limit: int | None) -> list:
+    return dataset.samples if limit is None else dataset.samples[:limit]
+
+
+def execute(run: Run, model: PromptModel | None) -> dict[str, Any]:
+    """Run `run` end to end and write its results JSON; returns what was written."""
+    task = run.task
+    if (model is None) == (run.external_predictions is None):
+        raise ValueError("give exactly one of a model or a folder of external predictions")
+    dataset = task.load_dataset(run.data_root)
+    samples = select_samples(dataset, run.limit)
+    if not samples:
+        raise RuntimeError(f"{dataset.name} {dataset.split}: no samples found under {dataset.root}")
+    model_provenance = model.provenance if model is not None else {"predictions": str(run.external_predictions)}
+    store = None
+    if model is not None:
+        if run.overwrite and run.store_dir.exists():
+            shutil.rmtree(run.store_dir)
+        manifest = {"task": task.name, "params": task.params, **_store_identity(model_provenance)}
+        store = PredictionStore(run.store_dir, manifest)
+
+    evaluator = task.evaluator()
+    evaluator.reset()
+    predict_seconds, predicted = 0.0, 0
+    for sample in tqdm(samples, desc=f"{task.name}/{run.run_name}", unit="sample", file=sys.stderr):
+        if store is None:
+            prediction = task.read_external_prediction(run.external_predictions, sample)
+        else:
+            prediction = store.load(sample.id)
+            if prediction is None:
+                start = time.perf_counter()
+                prediction = task.predict(model, sample)
+                predict_seconds += time.perf_counter() - start
+                predicted += 1
+                prediction = store.save(sample.id, prediction)
+        evaluator.process(sample, prediction)
+    start = time.perf_counter()
+    metrics = evaluator.evaluate()
+    evaluate_seconds = time.perf_counter() - start
+
+    results = {
+        "task": task.name,
+        "run": run.run_name,
+        "metrics": metrics,
+        "provenance": {
+            "created": utc_now(),
+            "command": " ".join(sys.argv),
+            "git": git_state(),
+            "model": model_provenance,
+            "dataset": {
+                "name": dataset.name,
+                "split": dataset.split,
+                "root": str(dataset.root) if dataset.root is not None else None,
+                "num_samples": len(samples),
+                "num_samples_available": len(dataset.samples),
+                "limit": run.limit,
+                "fingerprint": dataset_fingerprint(dataset.root, dataset.files),
+            },
+            "protocol": task.params,
+            "timings": {
+                "predicted_samples": predicted,
+                "resumed_samples": len(samples) - predicted if store is not None else 0,
+                "predict_seconds": round(predict_seconds, 3),
+                "predict_seconds_per_sample": round(predict_seconds / predicted, 4) if predicted else None,
+                "evaluate_seconds": round(evaluate_seconds, 3),
+            },
+            "host": host_info(run.device),
+            "packages": package_versions(),
+        },
+    }
+    atomic_write_json(run.results_path, results)
+    return results
+
+
+def _store_identity(model_provenance: dict) -> dict:
+    """The model settings that change predictions: stored predictions are reused only when all are equal."""
+    keys = ("model", "checkpoint_sha256", "trained", "fused", "backend")
+    return {k: model_provenance.get(k) for k in keys}
+

@@ -1,0 +1,135 @@
+"""Latency task: image encoder and mask decoder at 1024x1024, batch 1, on the chosen device.
+
+Protocol (RepViT-SAM README "Latency comparisons": 1024x1024 input, batch 1; the paper used Core ML on an
+iPhone 12 and a MacBook M1 Pro, we time the PyTorch / ONNX Runtime path on the device the run uses):
+- image encoder: one preprocessed 1x3x1024x1024 tensor through `sam.image_encoder` (the selected backend);
+- mask decoder: prompt encoder + mask decoder for one point prompt with multimask output on a 1x256x64x64
+  embedding, excluding the upscaling to image size (the decoder network as the paper's mask-decoder column);
+- `warmup` untimed runs, then `runs` timed runs; the median is reported, min / max / quartiles recorded.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from models.onnx_export import export_and_check
+from models.prompt_model import PromptModel
+
+from ..base import Column, Dataset, Evaluator, Sample, Task
+
+INPUT_SIZE = 1024
+SECTION = "Latency (ms, 1024x1024, batch 1)"
+# RepViT-SAM README, latency table (Core ML); OOM: out of memory on the phone.
+PAPER_PLATFORMS = {
+    "iPhone 12 (paper, Core ML)": {
+        "encoder_ms": {"repvit": 48.9, "mobilesam": "OOM", "vit_b": "OOM"},
+        "decoder_ms": {"repvit": 11.6},
+    },
+    "MacBook M1 Pro (paper, Core ML)": {
+        "encoder_ms": {"repvit": 44.8, "mobilesam": 482.2, "vit_b": 6249.5},
+        "decoder_ms": {"repvit": 11.8},
+    },
+}
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_call(fn, device: torch.device, warmup: int, runs: int) -> list[float]:
+    """Milliseconds of each of `runs` calls of `fn` after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        _synchronize(device)
+        start = time.perf_counter()
+        fn()
+        _synchronize(device)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def summarize_times(times: list[float]) -> dict:
+    q1, _, q3 = statistics.quantiles(times, n=4) if len(times) > 1 else (times[0],) * 3
+    return {
+        "median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times),
+        "q1_ms": q1, "q3_ms": q3, "runs": len(times), "times_ms": times,
+    }  # fmt: skip
+
+
+class LatencyTask(Task):
+    name = "latency"
+    description = "image encoder and mask decoder latency, 1024x1024, batch 1"
+    models_as_columns = True
+    demo_args = ("--runs", "3", "--warmup", "1")
+    columns = (
+        Column("encoder_ms", "Image encoder", SECTION, higher_is_better=False),
+        Column("decoder_ms", "Mask decoder", SECTION, higher_is_better=False),
+    )  # fmt: skip
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("latency")
+        group.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")
+        group.add_argument("--runs", type=int, default=10, help="timed runs of the encoder; the decoder gets 10x (default 10)")
+        group.add_argument("--export", choices=["onnx"], help="also export ONNX encoder and decoder and check them with onnxruntime")
+
+    @classmethod
+    def params_from_args(cls, args: argparse.Namespace) -> dict:
+        params = {"input_size": INPUT_SIZE, "batch": 1, "warmup": args.warmup, "runs": args.runs,
+                  "decoder_runs": 10 * args.runs, "dtype": "float32", "export": args.export}  # fmt: skip
+        if args.export:
+            params["export_dir"] = str(Path(args.out) / "latency" / "onnx")
+        return params
+
+    def load_dataset(self, data_root: Path) -> Dataset:
+        samples = [Sample("image_encoder"), Sample("mask_decoder")]
+        return Dataset(name="synthetic 1024x1024 input", split="-", root=None, samples=samples)
+
+    def predict(self, model: PromptModel, sample: Sample) -> dict:
+        sam, device = model.sam, model.device
+        gen = torch.Generator().manual_seed(0)
+        warmup, runs = self.params["warmup"], self.params["runs"]
+        with torch.inference_mode():
+            if sample.id == "image_encoder":
+                image = torch.randn(1, 3, INPUT_SIZE, INPUT_SIZE, generator=gen).to(device)
+                times = time_call(lambda: sam.image_encoder(image), device, warmup, runs)
+                prediction = summarize_times(times)
+                if self.params["export"] == "onnx":
+                    export_dir = Path(self.params["export_dir"]) / model.provenance.get("model", "model")
+                    prediction["onnx"] = export_and_check(sam, export_dir)
+                return prediction
+            embedding = torch.randn(1, 256, 64, 64, generator=gen).to(device)
+            points = (torch.tensor([[[512.0, 384.0]]], device=device), torch.ones(1, 1, dtype=torch.int, device=device))
+            dense_pe = sam.prompt_encoder.get_dense_pe()
+
+            def decode():
+                sparse, dense = sam.prompt_encoder(points=points, boxes=None, masks=None)
+                sam.mask_decoder(embedding, dense_pe, sparse, dense, multimask_output=True)
+
+            return summarize_times(time_call(decode, device, warmup, self.params["decoder_runs"]))
+
+    def evaluator(self) -> Evaluator:
+        return LatencyEvaluator()
+
+
+class LatencyEvaluator(Evaluator):
+    def reset(self) -> None:
+        self.parts: dict[str, dict] = {}
+
+    def process(self, sample: Sample, prediction: dict) -> None:
+        self.parts[sample.id] = prediction
+
+    def evaluate(self) -> dict:
+        encoder, decoder = self.parts["image_encoder"], self.parts["mask_decoder"]
+        metrics = {"encoder_ms": encoder["median_ms"], "decoder_ms": decoder["median_ms"],
+                   "encoder": encoder, "decoder": decoder}  # fmt: skip
+        if "onnx" in encoder:
+            metrics["onnx"] = encoder["onnx"]
+        return metrics

@@ -1,0 +1,78 @@
+"""What every result records about how it was made: code, weights, data, parameters, machine."""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import platform
+import socket
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+PACKAGES = (
+    "torch", "torchvision", "segment-anything", "numpy", "scipy", "scikit-image", "pycocotools",
+    "opencv-python-headless", "onnxruntime", "pandas",
+)  # fmt: skip
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def git_state() -> dict:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def dataset_fingerprint(root: Path | None, files: list[Path]) -> str:
+    """sha256 over the sorted (relative path, size) of every file the run read: changes when the data does."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        rel = path.relative_to(root) if root is not None and path.is_relative_to(root) else path
+        digest.update(f"{rel.as_posix()}\t{path.stat().st_size}\n".encode())
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def device_description(device: str) -> str:
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def host_info(device: str) -> dict:
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+        "device_name": device_description(device),
+    }
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,39 @@
+"""Task registry: a `--task` name -> the module whose `TASK` is the plugin class.
+
+Adding a task is its own folder under evals/ plus one line here. `None` marks a task whose plugin has not
+landed yet: asking for it is an error that says so.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .base import Task
+
+# In the order of the paper's tables.
+TASKS: dict[str, str | None] = {
+    "latency": "evals.latency",
+    "bsds": None,
+    "coco": None,
+    "seginw": None,
+    "davis": None,
+    "uvo": None,
+    "sod": None,
+    "mvtec": None,
+}
+
+
+class TaskNotAvailable(LookupError):
+    pass
+
+
+def task_class(name: str) -> type[Task]:
+    if name not in TASKS:
+        raise TaskNotAvailable(f"unknown task {name!r}; known: {', '.join(TASKS)}")
+    module = TASKS[name]
+    if module is None:
+        raise TaskNotAvailable(f"task {name!r} has not landed in this version of the suite yet")
+    return importlib.import_module(module).TASK
+
+
+def available_tasks() -> list[str]:
+    return [name for name, module in TASKS.items() if module is not None]

@@ -1,0 +1,79 @@
+"""ONNX export of a SAM-family model (image encoder + prompt decoder), checked with ONNX Runtime against torch.
+
+The decoder is exported as the official `segment_anything.utils.onnx.SamOnnxModel` (prompt encoder, mask
+decoder and mask upscaling), with the inputs and dynamic axes of segment-anything's `scripts/export_onnx_model.py`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from segment_anything.modeling import Sam
+from segment_anything.utils.onnx import SamOnnxModel
+
+from .backends import export_onnx
+
+DECODER_INPUTS = ("image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size")
+
+
+def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.abs(ours - reference).max() / max(np.abs(reference).max(), 1e-12))
+
+
+def export_decoder(sam: Sam, path: Path) -> Path:
+    decoder = SamOnnxModel(sam, return_single_mask=False)
+    with torch.inference_mode(False), torch.no_grad():
+        torch.onnx.export(
+            decoder,
+            tuple(example_decoder_inputs().values()),
+            str(path),
+            input_names=list(DECODER_INPUTS),
+            output_names=["masks", "iou_predictions", "low_res_masks"],
+            dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    return path
+
+
+def example_decoder_inputs(num_points: int = 3, seed: int = 0) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return {
+        "image_embeddings": torch.randn(1, 256, 64, 64, generator=gen),
+        "point_coords": torch.randint(0, 1024, (1, num_points, 2), generator=gen).float(),
+        "point_labels": torch.tensor([[1] + [0] * (num_points - 2) + [-1]], dtype=torch.float),
+        "mask_input": torch.zeros(1, 1, 256, 256),
+        "has_mask_input": torch.tensor([0.0]),
+        "orig_im_size": torch.tensor([683.0, 1024.0]),
+    }
+
+
+def export_and_check(sam: Sam, directory: Path) -> dict:
+    """Write image_encoder.onnx and mask_decoder.onnx to `directory`; return each one's error against torch."""
+    import onnxruntime
+
+    directory.mkdir(parents=True, exist_ok=True)
+    sam = sam.cpu().eval()
+    image = torch.randn(1, 3, sam.image_encoder.img_size, sam.image_encoder.img_size, generator=torch.Generator().manual_seed(1))
+    encoder_path = export_onnx(sam.image_encoder, image, directory / "image_encoder.onnx")
+    decoder_path = export_decoder(sam, directory / "mask_decoder.onnx")
+
+    with torch.no_grad():
+        embedding = sam.image_encoder(image)
+        inputs = example_decoder_inputs()
+        inputs["image_embeddings"] = embedding
+        torch_decoder = [t.numpy() for t in SamOnnxModel(sam, return_single_mask=False)(*inputs.values())]
+    encoder_session = onnxruntime.InferenceSession(str(encoder_path), providers=["CPUExecutionProvider"])
+    decoder_session = onnxruntime.InferenceSession(str(decoder_path), providers=["CPUExecutionProvider"])
+    (onnx_embedding,) = encoder_session.run(None, {"image": image.numpy()})
+    onnx_decoder = decoder_session.run(None, {k: v.numpy() for k, v in inputs.items()})
+    return {
+        "image_encoder": str(encoder_path),
+        "mask_decoder": str(decoder_path),
+        "encoder_relative_error": relative_error(onnx_embedding, embedding.numpy()),
+        "decoder_relative_error": {
+            name: relative_error(ours, ref)
+            for name, ours, ref in zip(("masks", "iou_predictions", "low_res_masks"), onnx_decoder, torch_decoder)
+        },
+    }

@@ -1,0 +1,46 @@
+"""run_eval.py's command line: errors that say what to do, and the latency task end to end on a fast model."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evals import cli
+from evals.engine import Run, execute
+from evals.latency.task import LatencyTask
+from evals.tables import write_tables
+from tests.fakes import toy_prompt_model
+
+
+def test_task_that_has_not_landed_exits_nonzero(capsys):
+    assert cli.main(["--task", "mvtec", "--model", "repvit", "--untrained"]) == 2
+    assert "has not landed" in capsys.readouterr().err
+
+
+def test_missing_checkpoint_names_file_and_url(tmp_path, capsys):
+    code = cli.main(["--task", "latency", "--model", "vit_b", "--checkpoint", str(tmp_path / "x.pth"), "--out", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "x.pth" in err and "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth" in err
+
+
+def test_unknown_model_is_an_error(capsys):
+    assert cli.main(["--task", "latency", "--model", "sam2"]) == 2
+    assert "unknown model 'sam2'" in capsys.readouterr().err
+
+
+def test_latency_task_writes_results_and_tables(tmp_path):
+    params = LatencyTask.params_from_args(cli.build_parser().parse_args(["--runs", "3", "--warmup", "1", "--out", str(tmp_path)]))
+    results = execute(Run(task=LatencyTask(params), run_name="repvit", out=tmp_path, data_root=tmp_path), toy_prompt_model())
+    metrics = results["metrics"]
+    assert metrics["encoder"]["runs"] == 3 and metrics["decoder"]["runs"] == 30
+    assert metrics["encoder"]["min_ms"] <= metrics["encoder_ms"] <= metrics["encoder"]["max_ms"]
+    assert results["provenance"]["protocol"]["input_size"] == 1024
+    assert json.loads((tmp_path / "latency" / "repvit.json").read_text())["metrics"]["encoder_ms"] == metrics["encoder_ms"]
+    assert "(cpu, eager, measured)" in write_tables(tmp_path).read_text()
+
+
+@pytest.mark.parametrize("argv", [[], ["--task", "latency"]])
+def test_incomplete_command_lines_are_usage_errors(argv):
+    with pytest.raises(SystemExit):
+        cli.main(argv)
