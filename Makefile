@@ -21,6 +21,7 @@ install: .installed
 .installed: pyproject.toml
 	$(PYTHON) -m pip install $(TORCH_PIN)
 	$(PYTHON) -m pip install -e '.[test]'
+	$(PYTHON) -m pip install --no-deps pysodmetrics==1.6.2
 	touch $@
 
 demo: install

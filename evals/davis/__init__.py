@@ -1,0 +1,1 @@
+"""DAVIS semi-supervised video object segmentation: J, F and J&F as the official DAVIS-2017 evaluation."""

@@ -1,0 +1,247 @@
+"""DAVIS semi-supervised evaluation: stream frames, score every object, aggregate as the official code.
+
+Protocol of davisvideochallenge/davis2017-evaluation (commit ac7c43f), davis2017/evaluation.py and davis.py:
+- objects of a sequence: ids 1..max(first annotation frame) (davis.py, get_all_masks: num_objects from frame 0);
+- frames scored: every annotated frame but the first and the last (evaluation.py, evaluate: [:, 1:-1] for the
+  semi-supervised task); result PNGs are read for those frames only (results.py, read_masks);
+- a result id above the number of objects is an error (evaluation.py, _evaluate_semisupervised: the official code
+  prints a message and exits); fewer objects in the results are scored as empty masks (zero padding there);
+- no void mask in the metrics (void = background, see io.py);
+- per object: Mean, Recall, Decay of J and F (utils.py, db_statistics); global: plain mean over all objects of all
+  sequences, J&F-Mean = (J-Mean + F-Mean) / 2 (evaluation_method.py).
+
+Each worker holds one sequence's current frame pair (uint8) and its per-frame scores only.
+
+    python -m evals.davis.evaluate --davis_root DAVIS --results_path RESULTS [--set val] [--sequences a b]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from evals.davis.io import DEFAULT_RESOLUTION, DavisSequence, MaskFormatError, ResultsFolder, open_davis
+from evals.davis.metrics import BOUNDARY_TOLERANCE, frame_scores, sequence_statistics, tolerance_footprint
+
+# davis2017/evaluation_method.py, g_measures: the global table's columns, in this order.
+GLOBAL_MEASURES = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
+
+
+class TooManyObjectsError(ValueError):
+    """A result PNG holds an object id above the number of objects in the sequence's first annotation."""
+
+
+def scored_frames(frame_names: tuple[str, ...]) -> tuple[str, ...]:
+    """Frames the semi-supervised task scores: all but the first (given) and the last (evaluation.py, [:, 1:-1])."""
+    return tuple(frame_names[1:-1])
+
+
+def count_objects(sequence: DavisSequence) -> int:
+    """Number of objects: the largest id in the first annotation frame, void excluded (davis.py, get_all_masks)."""
+    return int(sequence.read_annotation(sequence.frame_names[0]).max())
+
+
+@dataclass(frozen=True)
+class SequenceJob:
+    sequence: DavisSequence
+    n_objects: int
+    results_root: Path
+    bound_th: float = BOUNDARY_TOLERANCE
+
+
+@dataclass(frozen=True)
+class SequenceScores:
+    name: str
+    frames: tuple[str, ...]
+    j: np.ndarray  # (n_objects, n_frames) float64
+    f: np.ndarray  # (n_objects, n_frames) float64
+
+
+def evaluate_sequence(job: SequenceJob) -> SequenceScores:
+    """Per-frame J and F of every object of one sequence, one frame in memory at a time."""
+    sequence, n_objects = job.sequence, job.n_objects
+    results = ResultsFolder(job.results_root)
+    frames = scored_frames(sequence.frame_names)
+    j = np.zeros((n_objects, len(frames)))
+    f = np.zeros((n_objects, len(frames)))
+    footprints: dict[tuple[int, int], np.ndarray] = {}
+    for t, frame_name in enumerate(frames):
+        gt = sequence.read_annotation(frame_name)
+        pred = results.read(sequence.name, frame_name)
+        if pred.shape != gt.shape:
+            raise MaskFormatError(
+                f"Sequence {sequence.name!r} frame {frame_name}: result is {pred.shape[1]}x{pred.shape[0]}, "
+                f"annotation is {gt.shape[1]}x{gt.shape[0]} (W x H); results must have the annotation's size"
+            )
+        top_id = int(pred.max())
+        if top_id > n_objects:
+            raise TooManyObjectsError(
+                f"Sequence {sequence.name!r} frame {frame_name}: result holds object id {top_id} but the sequence "
+                f"has {n_objects} object(s) (ids 1..{n_objects} from the first annotation frame). The official "
+                "davis2017-evaluation stops here too ('an index higher than the number of objects')."
+            )
+        footprint = footprints.get(gt.shape)
+        if footprint is None:
+            footprint = footprints[gt.shape] = tolerance_footprint(gt.shape, job.bound_th)
+        for object_id in range(1, n_objects + 1):
+            j[object_id - 1, t], f[object_id - 1, t] = frame_scores(gt == object_id, pred == object_id, footprint)
+    return SequenceScores(sequence.name, frames, j, f)
+
+
+@dataclass(frozen=True)
+class Statistics:
+    mean: float
+    recall: float
+    decay: float
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    sequence: str
+    object_id: int
+    J: Statistics
+    F: Statistics
+    j_per_frame: np.ndarray
+    f_per_frame: np.ndarray
+
+    @property
+    def name(self) -> str:
+        """Row name of the official per-sequence table (evaluation.py: f'{seq}_{ii+1}')."""
+        return f"{self.sequence}_{self.object_id}"
+
+
+@dataclass(frozen=True)
+class DavisResult:
+    objects: list[ObjectResult]  # sequence order of the sequence list, then object id
+
+    def global_scores(self) -> dict[str, float]:
+        """Global table (evaluation_method.py): plain means over all objects of all sequences."""
+        jm = np.mean([o.J.mean for o in self.objects])
+        fm = np.mean([o.F.mean for o in self.objects])
+        return {
+            "J&F-Mean": float((jm + fm) / 2.0),
+            "J-Mean": float(jm),
+            "J-Recall": float(np.mean([o.J.recall for o in self.objects])),
+            "J-Decay": float(np.mean([o.J.decay for o in self.objects])),
+            "F-Mean": float(fm),
+            "F-Recall": float(np.mean([o.F.recall for o in self.objects])),
+            "F-Decay": float(np.mean([o.F.decay for o in self.objects])),
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "global": self.global_scores(),
+            "per_object": {
+                o.name: {
+                    "J": {"M": o.J.mean, "R": o.J.recall, "D": o.J.decay},
+                    "F": {"M": o.F.mean, "R": o.F.recall, "D": o.F.decay},
+                }
+                for o in self.objects
+            },
+        }
+
+
+def aggregate(scores_in_order: list[SequenceScores]) -> DavisResult:
+    objects = []
+    for scores in scores_in_order:
+        for index in range(scores.j.shape[0]):
+            objects.append(
+                ObjectResult(
+                    sequence=scores.name,
+                    object_id=index + 1,
+                    J=Statistics(*sequence_statistics(scores.j[index])),
+                    F=Statistics(*sequence_statistics(scores.f[index])),
+                    j_per_frame=scores.j[index],
+                    f_per_frame=scores.f[index],
+                )
+            )
+    return DavisResult(objects)
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # parallelism comes from the process pool
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """fork on Linux: workers start at once and callers need no `if __name__ == "__main__"` guard (spawn and
+    forkserver re-import the caller's main module). The pool is made before the progress bar starts its thread,
+    so no other thread runs at fork time. Elsewhere spawn, the platform's safe default."""
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+def _run_jobs(jobs: list[SequenceJob], workers: int, progress: bool) -> dict[str, SequenceScores]:
+    # Largest sequences first, so the pool's last jobs are short.
+    ordered = sorted(jobs, key=lambda job: len(job.sequence.frame_names) * (job.n_objects + 1), reverse=True)
+    done: dict[str, SequenceScores] = {}
+    if workers <= 1 or len(jobs) == 1:
+        with tqdm(total=len(jobs), desc="DAVIS J&F", unit="seq", disable=not progress) as bar:
+            for job in ordered:
+                done[job.sequence.name] = evaluate_sequence(job)
+                bar.update()
+        return done
+    with _pool_context().Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
+        with tqdm(total=len(jobs), desc="DAVIS J&F", unit="seq", disable=not progress) as bar:
+            for scores in pool.imap_unordered(evaluate_sequence, ordered):
+                done[scores.name] = scores
+                bar.update()
+    return done
+
+
+def evaluate_davis(
+    davis_root: Path | str,
+    results_path: Path | str,
+    subset: str = "val",
+    sequences: list[str] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    bound_th: float = BOUNDARY_TOLERANCE,
+    annotation_format: str = "auto",
+    resolution: str = DEFAULT_RESOLUTION,
+) -> DavisResult:
+    """Score a results folder against a DAVIS tree (semi-supervised task). workers: processes (default: CPUs)."""
+    davis_sequences = open_davis(davis_root, subset, sequences, resolution, annotation_format)
+    results = ResultsFolder(Path(results_path))
+    for sequence in davis_sequences:  # fail before any work on a missing frame
+        results.check_frames(sequence.name, scored_frames(sequence.frame_names))
+    jobs = [SequenceJob(s, count_objects(s), results.root, bound_th) for s in davis_sequences]
+    if workers is None:
+        workers = os.cpu_count() or 1
+    done = _run_jobs(jobs, workers, progress)
+    return aggregate([done[s.name] for s in davis_sequences])
+
+
+def main(argv: list[str] | None = None) -> int:
+    from evals.davis.report import format_tables, write_official_csvs
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--davis_path", "--davis_root", dest="davis_root", required=True,
+                        help="DAVIS folder holding Annotations/480p (and ImageSets/2017, JPEGImages/480p)")
+    parser.add_argument("--results_path", required=True, help="folder of <sequence>/<frame>.png results")
+    parser.add_argument("--set", default="val", help="ImageSets/2017/<set>.txt to read (default: val)")
+    parser.add_argument("--sequences", nargs="+", help="evaluate these sequences instead of the set's list")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: number of CPUs)")
+    parser.add_argument("--annotation_format", default="auto", choices=["auto", "davis2017", "davis2016"])
+    parser.add_argument("--json", type=Path, help="write global and per-object numbers to this JSON file")
+    parser.add_argument("--csv_dir", type=Path, help="write the official CSVs (3 decimals) to this folder")
+    args = parser.parse_args(argv)
+
+    result = evaluate_davis(args.davis_root, args.results_path, args.set, args.sequences, args.workers,
+                            annotation_format=args.annotation_format)
+    print(format_tables(result, args.set))
+    if args.json:
+        args.json.write_text(json.dumps(result.to_dict(), indent=1))
+    if args.csv_dir:
+        write_official_csvs(result, args.csv_dir, args.set)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

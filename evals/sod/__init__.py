@@ -1,0 +1,1 @@
+"""Salient object detection: MAE, F-measure, S-measure, E-measure and weighted F-measure as PySODMetrics."""
