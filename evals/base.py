@@ -75,6 +75,8 @@ class Task(ABC):
     models_as_columns: ClassVar[bool] = False
     # Extra command-line arguments for `make demo` (bundled sample data, CPU, minutes).
     demo_args: ClassVar[tuple[str, ...]] = ()
+    # Parameters that only change how predictions are scored: stored predictions stay valid when they change.
+    evaluation_only_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: dict[str, Any]):
         self.params = params  # every protocol parameter, recorded in the results
@@ -86,6 +88,19 @@ class Task(ABC):
     @classmethod
     def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
         return {}
+
+    def variant(self) -> str | None:
+        """A label for a protocol other than the paper's default (e.g. an oracle). It names the run
+        (results/<task>/<model>.<variant>.json) and marks the row in the tables."""
+        return None
+
+    def paper_comparable(self) -> bool:
+        """Whether the paper's numbers are the reference for this run (shown beside it in the tables)."""
+        return self.variant() is None
+
+    def prediction_params(self) -> dict[str, Any]:
+        """The parameters that shape predictions: stored predictions are reused only when these are equal."""
+        return {k: v for k, v in self.params.items() if k not in self.evaluation_only_params}
 
     @abstractmethod
     def load_dataset(self, data_root: Path) -> Dataset: ...

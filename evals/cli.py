@@ -7,7 +7,7 @@ from pathlib import Path
 
 from models import BACKENDS, MODELS, CheckpointError, load_prompt_model, model_spec
 
-from .engine import Run, execute
+from .engine import Run, execute, run_name
 from .registry import TASKS, TaskNotAvailable, available_tasks, task_class
 from .tables import write_tables
 
@@ -72,26 +72,26 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_tasks(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     names = available_tasks() if args.task == "all" else [args.task]
-    tasks = [task_class(name) for name in names]  # fails early for a task that has not landed
     if args.model is None:
         parser.error("--model is required with --task")
+    # Task options are checked before the model loads, so a bad option fails in a second, not after a minute.
+    tasks = [task_cls(task_cls.params_from_args(args)) for task_cls in map(task_class, names)]
     model = None
     if args.predictions is None:
-        model_spec(args.model)  # unknown names fail before anything is loaded
+        spec = model_spec(args.model)  # unknown names fail before anything is loaded
         untrained, reason = resolve_untrained(args)
         if untrained:
-            spec = model_spec(args.model)
             print(UNTRAINED_BANNER.format(model=spec.display, reason=reason, file=spec.checkpoint_file,
                                           path=spec.default_checkpoint), file=sys.stderr)  # fmt: skip
         model = load_prompt_model(
             args.model, args.checkpoint, device=args.device, fuse=args.fuse, backend=args.backend, untrained=untrained
         )
-    for task_cls in tasks:
-        task = task_cls(task_cls.params_from_args(args))
-        run = Run(task=task, run_name=args.model, out=args.out, data_root=args.data_root, device=args.device,
-                  limit=args.limit, external_predictions=args.predictions, overwrite=args.overwrite)  # fmt: skip
+    for task in tasks:
+        run = Run(task=task, run_name=run_name(args.model, task), out=args.out, data_root=args.data_root,
+                  device=args.device, limit=args.limit, external_predictions=args.predictions,
+                  overwrite=args.overwrite)  # fmt: skip
         results = execute(run, model)
-        print(f"{task.name} / {args.model}: {summary(task, results)}  -> {run.results_path}")
+        print(f"{task.name} / {run.run_name}: {summary(task, results)}  -> {run.results_path}")
 
 
 def summary(task, results: dict) -> str:

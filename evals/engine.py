@@ -43,6 +43,12 @@ class Run:
         return self.out / self.task.name / f"{self.run_name}.predictions"
 
 
+def run_name(model: str, task: Task) -> str:
+    """results/<task>/<run name>.json: the model, suffixed by the task's protocol variant if any."""
+    variant = task.variant()
+    return model if variant is None else f"{model}.{variant}"
+
+
 def select_samples(dataset: Dataset, limit: int | None) -> list:
     return dataset.samples if limit is None else dataset.samples[:limit]
 
@@ -61,7 +67,7 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any]:
     if model is not None:
         if run.overwrite and run.store_dir.exists():
             shutil.rmtree(run.store_dir)
-        manifest = {"task": task.name, "params": task.params, **_store_identity(model_provenance)}
+        manifest = {"task": task.name, "params": task.prediction_params(), **_store_identity(model_provenance)}
         store = PredictionStore(run.store_dir, manifest)
 
     evaluator = task.evaluator()
@@ -86,6 +92,8 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any]:
     results = {
         "task": task.name,
         "run": run.run_name,
+        "variant": task.variant(),
+        "paper_comparable": task.paper_comparable(),
         "metrics": metrics,
         "provenance": {
             "created": utc_now(),

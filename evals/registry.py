@@ -13,7 +13,7 @@ from .base import Task
 TASKS: dict[str, str | None] = {
     "latency": "evals.latency",
     "bsds": None,
-    "coco": None,
+    "coco": "evals.coco",
     "seginw": None,
     "davis": None,
     "uvo": None,

@@ -40,8 +40,11 @@ def run_order(run: str, result: dict) -> tuple:
 
 def row_label(run: str, result: dict) -> str:
     provenance = result["provenance"]
+    model = provenance["model"].get("model")
     label = provenance["model"].get("display") or run
-    if run != provenance["model"].get("model", run):
+    if result.get("variant"):
+        label += f" [{result['variant']}]"
+    elif model is not None and run != model:
         label += f" [{run}]"
     if provenance["model"].get("trained") is False:
         label += " ⚠ UNTRAINED WEIGHTS"
@@ -96,7 +99,8 @@ def render_model_rows(section: str, columns: list[tuple[str, Column]], results: 
         marks = rank_marks(values, column.higher_is_better)
         for run in rows:
             model = runs[run]["provenance"]["model"].get("model")
-            cells[run].append(format_cell(values[run], column.paper.get(model), column.digits, marks.get(run)))
+            paper = column.paper.get(model) if runs[run].get("paper_comparable", True) else None
+            cells[run].append(format_cell(values[run], paper, column.digits, marks.get(run)))
     lines += ["| " + " | ".join(cells[run]) + " |" for run in rows]
     if not rows:
         lines.append("| (no results yet) |" + " |" * len(columns))
