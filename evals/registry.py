@@ -17,7 +17,7 @@ TASKS: dict[str, str | None] = {
     "seginw": None,
     "davis": None,
     "uvo": None,
-    "sod": None,
+    "sod": "evals.sod",
     "mvtec": None,
 }
 

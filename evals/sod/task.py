@@ -1,0 +1,214 @@
+"""`--task sod`: zero-shot salient object segmentation on DUTS-TE (5,019 images), MAE.
+
+    python run_eval.py --task sod --model repvit                             # oracle (the paper's protocol)
+    python run_eval.py --task sod --model repvit --sod-protocol saliency     # GT-free saliency map (ours)
+    python run_eval.py --task sod --model other --predictions DIR            # DIR/<stem>.png saliency maps
+    python run_eval.py --task sod --model vit_h --predictions OUT --sod-protocol oracle  # SAM-Not-Perfect amg.py
+    python run_eval.py --task sod --model repvit --data-root /data/sod --sod-dataset ECSSD
+
+A sample is an image (id = file stem). Its stored prediction is the final map, uint8 0..255 at the mask's size
+(what the metric reads: `saliency`), with small JSON metadata (number of AMG masks; oracle: the chosen mask's
+index, Dice, scores; saliency: the masks' weights). The protocols and their sources are in protocols.py, the
+metric in evaluator.py, the dataset layout in dataset.py.
+
+The oracle protocol selects each image's mask WITH THE GROUND TRUTH: its number is an upper bound, recorded as
+`"oracle": true` in the protocol parameters and the metrics; saliency runs are a different row, never mixed.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from models.prompt_model import PromptModel
+
+from ..base import Column, Dataset, Evaluator, Sample, Task
+from .amg_folders import read_amg_folder, require_scores
+from .dataset import DEFAULT_DATASET, load_sod_dataset, mask_size, read_mask_reference, read_rgb
+from .evaluator import SODEvaluator
+from .folders import read_gray
+from .protocols import (
+    AMG_DEFAULTS,
+    BOUNDARY_CONNECTIVITY_SIGMA,
+    EXTERNAL,
+    NO_MASK_MAE,
+    PROTOCOLS,
+    REFERENCE_CODE,
+    mask_to_map,
+    quantize,
+    saliency_map,
+    select_best_dice_mask,
+)
+
+SECTION = "Salient object segmentation (DUTS-TE) and anomaly segmentation (MVTec AD)"
+# RepViT-SAM README / paper, zero-shot salient object segmentation on DUTS-TE, MAE (lower is better).
+PAPER_MAE = {"vit_h": 0.046, "vit_b": 0.121, "mobilesam": 0.147, "repvit": 0.066}
+DEMO_POINTS_PER_SIDE = 4  # demo only (CPU, untrained weights): 16 points instead of 32 x 32
+
+ORACLE_NOTE = (
+    "ORACLE (upper bound): per image, the AMG mask with the best Dice against the ground truth is kept (Ji et al. "
+    "2023, SAM-Not-Perfect scripts/sam_dice_f1_mae.py); it looks at the ground truth, it is not a saliency method. "
+    "The RepViT-SAM paper does not name its salient-object protocol; this is the most plausible published one."
+)
+SALIENCY_NOTE = (
+    "GT-free saliency map (this suite's rule, not the paper's): weighted vote of the AMG masks, weight = predicted "
+    "IoU x stability score x exp(-BndCon^2 / 2) (boundary connectivity, Zhu et al. CVPR 2014), divided by its max"
+)
+
+
+def sod_params(
+    protocol: str = "oracle",
+    dataset: str = DEFAULT_DATASET,
+    amg: dict | None = None,
+    predictions_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Every parameter of a run, recorded in the results. `protocol`: oracle, saliency or external (--predictions
+    DIR of finished maps); `amg`: SamAutomaticMaskGenerator arguments overriding AMG_DEFAULTS; `predictions_dir`:
+    with oracle / saliency, SAM-Not-Perfect's amg.py output folders are read from it instead of running a model."""
+    if protocol not in (*PROTOCOLS, EXTERNAL):
+        raise ValueError(f"unknown SOD protocol {protocol!r}; known: {', '.join((*PROTOCOLS, EXTERNAL))}")
+    unknown = set(amg or {}) - set(AMG_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown AMG parameter(s) {sorted(unknown)}; known: {', '.join(AMG_DEFAULTS)}")
+    params: dict[str, Any] = {"dataset": dataset, "protocol": protocol, "oracle": protocol == "oracle"}
+    if protocol == EXTERNAL:
+        return {**params, "predictions_dir": str(predictions_dir), "maps": "<stem>.png, 8-bit, the mask's size",
+                "reported_mae": "pysodmetrics", "paper_comparable": False}  # fmt: skip
+    if predictions_dir is None:
+        amg_params = {**AMG_DEFAULTS, **(amg or {})}
+        if amg_params["points_per_side"] < 1 or amg_params["points_per_batch"] < 1:
+            raise ValueError("AMG points_per_side and points_per_batch must be positive")
+        params["amg"] = amg_params
+        params["image_decoding"] = "cv2.imread, BGR -> RGB (SAM-Not-Perfect scripts/amg.py)"
+        default_amg = all(amg_params[k] == v for k, v in AMG_DEFAULTS.items() if k != "points_per_batch")
+    else:
+        params["amg"] = None
+        params["amg_masks_from"] = f"{predictions_dir}/<stem>/<i>.png + metadata.csv (SAM-Not-Perfect scripts/amg.py)"
+        default_amg = False  # unknown settings
+    if protocol == "oracle":
+        params.update({
+            "note": ORACLE_NOTE,
+            "reference": REFERENCE_CODE + " scripts/amg.py, scripts/sam_dice_f1_mae.py",
+            "selection": "best Dice (2 sum(gt pred) / (sum gt + sum pred + 1e-8)); strictly greater replaces, from 0; "
+                         "ties: first in AMG output order",
+            "gt_normalisation": "PIL convert('L'); gt / (gt.max() + 1e-8) > 0.5",
+            "pred_normalisation": "mask * 255, PIL bilinear resize to the mask's size if different, min-max "
+                                  "(/ 255 if constant)",
+            "no_mask_mae": NO_MASK_MAE,
+            "reported_mae": "ji2023",
+        })  # fmt: skip
+    else:
+        params.update({
+            "note": SALIENCY_NOTE,
+            "saliency_rule": {
+                "weight": "predicted_iou * stability_score * exp(-BndCon^2 / (2 sigma^2))",
+                "boundary_connectivity": "mask pixels on the 1-pixel image frame / sqrt(mask area) "
+                                         "(Zhu et al. CVPR 2014, eq. 1)",
+                "sigma": BOUNDARY_CONNECTIVITY_SIGMA,
+                "combination": "sum of weight x mask over the masks, divided by its maximum; no mask: zeros",
+                "resize": "cv2.INTER_LINEAR to the mask's size when the image's differs",
+                "quantisation": "rint(255 x) to uint8",
+            },
+            "reported_mae": "pysodmetrics",
+        })  # fmt: skip
+    params["paper_comparable"] = protocol == "oracle" and dataset == DEFAULT_DATASET and default_amg
+    return params
+
+
+class SODTask(Task):
+    name = "sod"
+    description = "DUTS-TE salient object segmentation from SAM's automatic masks, MAE"
+    columns = (Column("mae", "DUTS MAE", SECTION, paper=PAPER_MAE, higher_is_better=False, digits=3),)
+    demo_args = ("--sod-amg-points-per-side", str(DEMO_POINTS_PER_SIDE))
+
+    def __init__(self, params: dict[str, Any] | None = None):
+        super().__init__(params if params is not None else sod_params())
+        self.protocol = self.params["protocol"]
+
+    def variant(self) -> str | None:
+        """oracle / saliency (labelled in every run name and table row), plus the dataset when not DUTS-TE."""
+        if self.protocol == EXTERNAL:
+            return None if self.params["dataset"] == DEFAULT_DATASET else self.params["dataset"]
+        dataset = self.params["dataset"]
+        return self.protocol if dataset == DEFAULT_DATASET else f"{self.protocol}-{dataset}"
+
+    def paper_comparable(self) -> bool:
+        return self.params["paper_comparable"]
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("sod")
+        group.add_argument("--sod-dataset", default=DEFAULT_DATASET,
+                           help="dataset folder under --data-root in the DUTS-TE layout (ECSSD, DUT-OMRON, HKU-IS, "
+                                "PASCAL-S, ...; see evals/sod/dataset.py)")
+        group.add_argument("--sod-protocol", choices=PROTOCOLS,
+                           help="oracle: best-Dice AMG mask chosen with the ground truth (the paper's, an upper "
+                                "bound); saliency: GT-free weighted vote of the AMG masks. Default: oracle with a "
+                                "model; with --predictions, DIR holds finished <stem>.png maps unless a protocol "
+                                "is given (then SAM-Not-Perfect amg.py folders <stem>/<i>.png)")
+        group.add_argument("--sod-amg-points-per-side", type=int, default=AMG_DEFAULTS["points_per_side"],
+                           help="AMG point grid (SAM default 32; lower only for quick checks)")
+        group.add_argument("--sod-amg-points-per-batch", type=int, default=AMG_DEFAULTS["points_per_batch"],
+                           help="AMG points per decoder batch (speed / memory only)")  # fmt: skip
+
+    @classmethod
+    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+        predictions = getattr(args, "predictions", None)
+        protocol = args.sod_protocol or (EXTERNAL if predictions is not None else "oracle")
+        amg = {"points_per_side": args.sod_amg_points_per_side, "points_per_batch": args.sod_amg_points_per_batch}
+        return sod_params(protocol, args.sod_dataset, amg, predictions)
+
+    def load_dataset(self, data_root: Path) -> Dataset:
+        return load_sod_dataset(data_root, self.params["dataset"])
+
+    def predict(self, model: PromptModel, sample: Sample) -> dict:
+        if self.params.get("amg") is None:
+            raise ValueError(f"SOD protocol {self.protocol!r} with these parameters scores saved predictions, no model")
+        records = model.generate(read_rgb(sample.data.image_path), **self.params["amg"])
+        return self.prediction_from_masks(records, sample)
+
+    def prediction_from_masks(self, records: list[dict], sample: Sample) -> dict:
+        """The stored prediction from AMG records ({"segmentation", "predicted_iou", "stability_score", ...})."""
+        if self.protocol == "oracle":
+            maps = [record["map"] if "map" in record else mask_to_map(record["segmentation"]) for record in records]
+            choice = select_best_dice_mask(maps, read_mask_reference(sample.data.mask_path))
+            chosen = records[choice.index] if choice.index is not None else {}
+            return {
+                "saliency": choice.saliency, "num_masks": len(records), "chosen_mask": choice.index,
+                "chosen_dice": choice.dice, "chosen_mae_ji2023": choice.mae,
+                "chosen_predicted_iou": _optional_float(chosen.get("predicted_iou")),
+                "chosen_stability_score": _optional_float(chosen.get("stability_score")),
+            }  # fmt: skip
+        if self.protocol == "saliency":
+            height, width = records[0]["segmentation"].shape if records else mask_size(sample.data.mask_path)
+            saliency, weights = saliency_map(records, (height, width))
+            return {"saliency": quantize(saliency, mask_size(sample.data.mask_path)), "num_masks": len(records),
+                    "weights": [round(w, 6) for w in weights]}  # fmt: skip
+        raise ValueError(f"protocol {self.protocol!r} reads finished maps, not AMG masks")
+
+    def evaluator(self) -> Evaluator:
+        return SODEvaluator(self.protocol)
+
+    def read_external_prediction(self, directory: Path, sample: Sample) -> dict:
+        """external: `DIR/<stem>.png`, an 8-bit saliency map of the mask's size (any method's); oracle / saliency:
+        `DIR/<stem>/<i>.png` + metadata.csv, SAM-Not-Perfect's amg.py output, reduced by the protocol."""
+        directory = Path(directory)
+        if self.protocol == EXTERNAL:
+            path = directory / f"{sample.id}.png"
+            if not path.is_file():
+                raise FileNotFoundError(f"no prediction {path} for image {sample.data.image_path.name}")
+            saliency = read_gray(path)
+            expected = mask_size(sample.data.mask_path)
+            if saliency.shape != expected:
+                raise ValueError(f"{path}: map is {saliency.shape[1]}x{saliency.shape[0]}, its mask "
+                                 f"{sample.data.mask_path} {expected[1]}x{expected[0]} (W x H)")  # fmt: skip
+            return {"saliency": saliency, "source": str(path)}
+        folder = directory / sample.id
+        records = read_amg_folder(folder)
+        if self.protocol == "saliency":
+            require_scores(records, folder)
+        return self.prediction_from_masks(records, sample)
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
