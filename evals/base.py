@@ -111,6 +111,11 @@ class Task(ABC):
     @abstractmethod
     def evaluator(self) -> Evaluator: ...
 
+    @classmethod
+    def write_figures(cls, results: dict[str, dict], directory: Path) -> list[Path]:
+        """Figures drawn from every result of this task ({run name: results JSON}), written with the tables."""
+        return []
+
     def read_external_prediction(self, directory: Path, sample: Sample) -> Prediction:
         """A prediction of any method saved in the task's native format (`--predictions DIR`)."""
         raise NotImplementedError(f"task {self.name!r} reads no external predictions")

@@ -96,4 +96,5 @@ def run_tasks(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
 
 def summary(task, results: dict) -> str:
     metrics = results["metrics"]
-    return ", ".join(f"{c.label} {metrics[c.key]:.{c.digits}f}" for c in task.columns if c.key in metrics)
+    shown = [c for c in task.columns if isinstance(metrics.get(c.key), (int, float))]
+    return ", ".join(f"{c.label} {metrics[c.key]:.{c.digits}f}" for c in shown)

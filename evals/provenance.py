@@ -15,7 +15,7 @@ import torch
 
 PACKAGES = (
     "torch", "torchvision", "segment-anything", "numpy", "scipy", "scikit-image", "pycocotools",
-    "faster-coco-eval", "opencv-python-headless", "onnxruntime", "pandas",
+    "faster-coco-eval", "opencv-python-headless", "onnxruntime", "pandas", "numba",
 )  # fmt: skip
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

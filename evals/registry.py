@@ -12,7 +12,7 @@ from .base import Task
 # In the order of the paper's tables.
 TASKS: dict[str, str | None] = {
     "latency": "evals.latency",
-    "bsds": None,
+    "bsds": "evals.bsds",
     "coco": "evals.coco",
     "seginw": None,
     "davis": None,

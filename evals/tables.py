@@ -157,8 +157,13 @@ def render_tables(out: Path) -> str:
 
 
 def write_tables(out: Path) -> Path:
+    """results/TABLES.md, and each task's figures next to its results."""
     from .store import atomic_write_bytes
 
+    results = load_results(out)
+    for name in available_tasks():
+        if results.get(name):
+            task_class(name).write_figures(results[name], Path(out) / name)
     path = Path(out) / "TABLES.md"
     atomic_write_bytes(path, render_tables(out).encode())
     return path

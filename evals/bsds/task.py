@@ -1,0 +1,139 @@
+"""`--task bsds`: zero-shot edge detection on BSDS500 (SAM paper section 7.2, appendix D.2), ODS / OIS / AP / R50.
+
+    python run_eval.py --task bsds --model repvit                      # 200 test images
+    python run_eval.py --task bsds --model mine --predictions DIR      # any method's maps: DIR/<name>.{mat,png,npy}
+
+A sample is an image; the protocol (edges.py) turns 768 point-prompted masks into one soft edge map, stored per
+image; the metric is the BSDS boundary benchmark (image_evaluation.py, summary.py) over all images at the end,
+spread over the CPU cores. `--tables` draws the precision-recall figure of every run (results/bsds/pr_curves.png).
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from models.prompt_model import PromptModel
+
+from ..base import Column, Dataset, Evaluator, Sample, Task
+from .dataset import read_bsds
+from .directory_evaluation import evaluate_images
+from .edges import EdgeParams, sam_edge_map
+from .figures import write_pr_figure
+from .io import find_prediction, read_prediction
+from .protocol import DEFAULT_MAX_DIST, DEFAULT_THRESHOLD_COUNT
+
+SECTION = "Zero-shot edge detection (BSDS500)"
+# RepViT-SAM README, "Zero-shot edge detection" table.
+PAPER = {
+    "ODS": {"vit_h": 0.768, "vit_b": 0.743, "mobilesam": 0.756, "repvit": 0.764},
+    "OIS": {"vit_h": 0.786, "vit_b": 0.764, "mobilesam": 0.768, "repvit": 0.786},
+    "AP": {"vit_h": 0.794, "vit_b": 0.726, "mobilesam": 0.746, "repvit": 0.773},
+}
+# EdgeParams fields exposed on the command line as --bsds-<field with dashes>.
+CLI_EDGE_PARAMS = ("points_per_side", "points_per_batch", "nms_iou", "boundary", "boundary_width", "apply_edge_nms")
+
+
+class BsdsTask(Task):
+    name = "bsds"
+    description = "BSDS500 zero-shot edge detection, boundary benchmark ODS / OIS / AP / R50"
+    columns = (
+        *(Column(key, key, SECTION, PAPER[key], digits=3) for key in ("ODS", "OIS", "AP")),
+        Column("R50", "R50", SECTION, digits=3),
+    )
+    # Demo: 8x8 points (192 masks) instead of 16x16, so that the bundled 5 images take about a minute on CPU.
+    demo_args = ("--bsds-points-per-side", "8", "--bsds-points-per-batch", "16")
+    evaluation_only_params = ("thresholds", "max_dist", "thin", "workers")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("bsds")
+        defaults = EdgeParams()
+        group.add_argument("--bsds-split", default="test", help="BSDS500 split (the paper: test, 200 images)")
+        group.add_argument("--bsds-points-per-side", type=int, default=defaults.points_per_side, help="point grid (paper: 16)")
+        group.add_argument("--bsds-points-per-batch", type=int, default=defaults.points_per_batch, help="points per decoder call")
+        group.add_argument("--bsds-nms-iou", type=float, default=defaults.nms_iou, help="box NMS threshold on the masks")
+        group.add_argument("--bsds-boundary", choices=("inner", "outer", "both"), default=defaults.boundary,
+                           help="which pixels are a mask's 'outer boundary' (evals/bsds/edges.py)")  # fmt: skip
+        group.add_argument("--bsds-boundary-width", type=int, default=defaults.boundary_width)
+        group.add_argument("--bsds-no-edge-nms", dest="bsds_apply_edge_nms", action="store_false",
+                           help="skip the final edge NMS (thinning)")  # fmt: skip
+        group.add_argument("--bsds-thresholds", type=int, default=DEFAULT_THRESHOLD_COUNT, help="benchmark thresholds")
+        group.add_argument("--bsds-max-dist", type=float, default=DEFAULT_MAX_DIST, help="match tolerance, fraction of the diagonal")
+        group.add_argument("--bsds-workers", type=int, help="processes for the benchmark (default: one per core)")
+
+    @classmethod
+    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+        edge = EdgeParams(**{name: getattr(args, f"bsds_{name}") for name in CLI_EDGE_PARAMS})
+        return {"split": args.bsds_split, "edges": edge.to_dict(), "thresholds": args.bsds_thresholds,
+                "max_dist": args.bsds_max_dist, "thin": True, "workers": args.bsds_workers}  # fmt: skip
+
+    def variant(self) -> str | None:
+        """Runs with protocol settings other than the paper's (a coarser grid, other NMS ...) are labelled."""
+        paper = EdgeParams().to_dict()
+        changed = [name for name in CLI_EDGE_PARAMS if self.params["edges"].get(name) != paper[name]]
+        if self.params["thresholds"] != DEFAULT_THRESHOLD_COUNT or self.params["max_dist"] != DEFAULT_MAX_DIST:
+            changed.append("bench")
+        changed = [name for name in changed if name != "points_per_batch"]  # speed only
+        return "custom-" + "-".join(changed) if changed else None
+
+    def load_dataset(self, data_root: Path) -> Dataset:
+        root, images = read_bsds(data_root, self.params["split"])
+        samples = [Sample(image.name, image) for image in images]
+        files = [f for image in images for f in image.files]
+        return Dataset(name="BSDS500", split=self.params["split"], root=root, samples=samples, files=files)
+
+    def predict(self, model: PromptModel, sample: Sample) -> dict:
+        image = cv2.cvtColor(cv2.imread(str(sample.data.image), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        edge_params = {f.name: self.params["edges"][f.name] for f in fields(EdgeParams)}
+        return {"edges": sam_edge_map(model, image, EdgeParams(**edge_params))}
+
+    def read_external_prediction(self, directory: Path, sample: Sample) -> dict:
+        """A soft edge map (.png 8-bit, .npy or .mat float), a ucm2 .mat or a .mat cell of segmentations, as the
+        official bench reads them (io.py)."""
+        return {"edges": read_prediction(find_prediction(directory, sample.id))}
+
+    def evaluator(self) -> Evaluator:
+        return BoundaryEvaluator(self.params["thresholds"], self.params["max_dist"], self.params["workers"])
+
+    @classmethod
+    def write_figures(cls, results: dict[str, dict], directory: Path) -> list[Path]:
+        from ..tables import row_label
+
+        curves = {row_label(run, result): result["metrics"] for run, result in sorted(results.items())}
+        return [write_pr_figure(curves, directory / "pr_curves.png")] if curves else []
+
+
+class BoundaryEvaluator(Evaluator):
+    """Keeps each image's map (a few hundred kB) and runs the benchmark over all images at the end, in parallel."""
+
+    def __init__(self, thresholds: int, max_dist: float, workers: int | None):
+        self.thresholds, self.max_dist, self.workers = thresholds, max_dist, workers
+
+    def reset(self) -> None:
+        self.names: list[str] = []
+        self.maps: list = []
+        self.ground_truths: list[Path] = []
+
+    def process(self, sample: Sample, prediction: dict) -> None:
+        self.names.append(sample.id)
+        self.maps.append(prediction["edges"])
+        self.ground_truths.append(sample.data.ground_truth)
+
+    def evaluate(self) -> dict:
+        result = evaluate_images(self.names, self.maps, self.ground_truths, self.thresholds, self.max_dist,
+                                 workers=self.workers)  # fmt: skip
+        summary = result.summary
+        metrics: dict[str, Any] = {key: float(summary[key]) for key in
+                                   ("ODS", "OIS", "AP", "R50", "ods_threshold", "ods_recall", "ods_precision",
+                                    "ois_recall", "ois_precision")}  # fmt: skip
+        metrics["R50"] = None if np.isnan(metrics["R50"]) else metrics["R50"]
+        for key in ("thresholds", "recall", "precision", "f"):
+            metrics[key] = [float(v) for v in summary[key]]
+        metrics["per_image"] = {name: dict(zip(("T", "R", "P", "F"), map(float, row)))
+                                for name, row in zip(result.names, summary["per_image"])}  # fmt: skip
+        return metrics
