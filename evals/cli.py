@@ -7,6 +7,7 @@ from pathlib import Path
 
 from models import BACKENDS, MODELS, CheckpointError, load_prompt_model, model_spec
 
+from . import distributed
 from .engine import Run, execute, run_name
 from .registry import TASKS, TaskNotAvailable, available_tasks, task_class
 from .tables import write_tables
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.task is not None:
             run_tasks(parser, args)
-        if args.tables:
+        if args.tables and distributed.rank_and_world()[0] == 0:
             print(f"tables written to {write_tables(args.out)}")
     except (CheckpointError, TaskNotAvailable, FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -76,6 +77,7 @@ def run_tasks(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
         parser.error("--model is required with --task")
     # Task options are checked before the model loads, so a bad option fails in a second, not after a minute.
     tasks = [task_cls(task_cls.params_from_args(args)) for task_cls in map(task_class, names)]
+    args.device = distributed.init_from_environment(args.device)  # under torchrun: join the group, pick the GPU
     model = None
     if args.predictions is None:
         spec = model_spec(args.model)  # unknown names fail before anything is loaded
@@ -91,6 +93,8 @@ def run_tasks(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
                   device=args.device, limit=args.limit, external_predictions=args.predictions,
                   overwrite=args.overwrite)  # fmt: skip
         results = execute(run, model)
+        if results is None:
+            continue  # not rank 0: its shard is stored, rank 0 reports
         print(f"{task.name} / {run.run_name}: {summary(task, results)}  -> {run.results_path}")
 
 

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from models.prompt_model import PromptModel
 
+from . import distributed
 from .base import Dataset, Task
 from .provenance import dataset_fingerprint, git_state, host_info, package_versions, utc_now
 from .store import PredictionStore, atomic_write_json
@@ -53,8 +54,22 @@ def select_samples(dataset: Dataset, limit: int | None) -> list:
     return dataset.samples if limit is None else dataset.samples[:limit]
 
 
-def execute(run: Run, model: PromptModel | None) -> dict[str, Any]:
-    """Run `run` end to end and write its results JSON; returns what was written."""
+def predict_missing(task: Task, model: PromptModel, store: PredictionStore, samples: list, desc: str) -> tuple[int, float]:
+    """Predict and store every sample of `samples` that the store lacks; returns (count, seconds)."""
+    predicted, seconds = 0, 0.0
+    for sample in tqdm(samples, desc=desc, unit="sample", file=sys.stderr):
+        if store.has(sample.id):
+            continue
+        start = time.perf_counter()
+        prediction = task.predict(model, sample)
+        seconds += time.perf_counter() - start
+        predicted += 1
+        store.save(sample.id, prediction)
+    return predicted, seconds
+
+
+def execute(run: Run, model: PromptModel | None) -> dict[str, Any] | None:
+    """Run `run` end to end and write its results JSON; returns what was written (None on ranks other than 0)."""
     task = run.task
     if (model is None) == (run.external_predictions is None):
         raise ValueError("give exactly one of a model or a folder of external predictions")
@@ -63,27 +78,29 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any]:
     if not samples:
         raise RuntimeError(f"{dataset.name} {dataset.split}: no samples found under {dataset.root}")
     model_provenance = model.provenance if model is not None else {"predictions": str(run.external_predictions)}
+    rank, world_size = distributed.rank_and_world()
+    predicted, predict_seconds = 0, 0.0
     store = None
     if model is not None:
-        if run.overwrite and run.store_dir.exists():
+        if run.overwrite and rank == 0 and run.store_dir.exists():
             shutil.rmtree(run.store_dir)
+        distributed.barrier()
         manifest = {"task": task.name, "params": task.prediction_params(), **_store_identity(model_provenance)}
         store = PredictionStore(run.store_dir, manifest)
+        predicted, predict_seconds = predict_missing(task, model, store, distributed.shard(samples, rank, world_size),
+                                                     f"{task.name}/{run.run_name}")  # fmt: skip
+        per_rank = distributed.gather((predicted, predict_seconds))
+        predicted, predict_seconds = sum(n for n, _ in per_rank), sum(s for _, s in per_rank)
+        if rank != 0:
+            return None  # rank 0 scores every sample from the store
 
     evaluator = task.evaluator()
     evaluator.reset()
-    predict_seconds, predicted = 0.0, 0
-    for sample in tqdm(samples, desc=f"{task.name}/{run.run_name}", unit="sample", file=sys.stderr):
+    for sample in tqdm(samples, desc=f"scoring {task.name}/{run.run_name}", unit="sample", file=sys.stderr):
         if store is None:
             prediction = task.read_external_prediction(run.external_predictions, sample)
         else:
             prediction = store.load(sample.id)
-            if prediction is None:
-                start = time.perf_counter()
-                prediction = task.predict(model, sample)
-                predict_seconds += time.perf_counter() - start
-                predicted += 1
-                prediction = store.save(sample.id, prediction)
         evaluator.process(sample, prediction)
     start = time.perf_counter()
     metrics = evaluator.evaluate()
@@ -115,6 +132,7 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any]:
                 "resumed_samples": len(samples) - predicted if store is not None else 0,
                 "predict_seconds": round(predict_seconds, 3),
                 "predict_seconds_per_sample": round(predict_seconds / predicted, 4) if predicted else None,
+                "world_size": world_size,
                 "evaluate_seconds": round(evaluate_seconds, 3),
             },
             "host": host_info(run.device),

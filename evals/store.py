@@ -1,8 +1,8 @@
 """Per-sample prediction store: one file per sample, written atomically, so a killed run resumes where it stopped.
 
 A prediction is a dict of numpy arrays and JSON-able values. Arrays go into an .npz as they are (lossless), the
-rest into one JSON entry, so what is read back equals what was written and a resumed run scores exactly as an
-uninterrupted one. `manifest.json` records the settings the predictions were made with; reopening the store with
+rest into one JSON entry, so what is read back equals what was written. The metric always reads predictions
+back from the store, so a resumed run scores exactly as an uninterrupted one. `manifest.json` records the settings the predictions were made with; reopening the store with
 other settings is an error rather than a silent mix.
 """
 from __future__ import annotations
@@ -76,13 +76,13 @@ class PredictionStore:
             raise ValueError(f"sample id {sample_id!r} cannot name a file inside the store")
         return self.directory / f"{sample_id}.npz"
 
+    def has(self, sample_id: str) -> bool:
+        return self.path(sample_id).is_file()
+
     def load(self, sample_id: str) -> dict[str, Any] | None:
         """The stored prediction, or None when the sample has none yet."""
         path = self.path(sample_id)
         return decode_prediction(path.read_bytes()) if path.is_file() else None
 
-    def save(self, sample_id: str, prediction: dict[str, Any]) -> dict[str, Any]:
-        """Store `prediction` and return it as it reads back (what the metric must see, resumed or not)."""
-        data = encode_prediction(prediction)
-        atomic_write_bytes(self.path(sample_id), data)
-        return decode_prediction(data)
+    def save(self, sample_id: str, prediction: dict[str, Any]) -> None:
+        atomic_write_bytes(self.path(sample_id), encode_prediction(prediction))

@@ -50,10 +50,11 @@ class ToyTask(Task):
     description = "toy disks"
     columns = (Column("miou", "mIoU", "Toy"),)
 
-    def __init__(self, params=None, num_samples: int = 6, fail_after: int | None = None):
+    def __init__(self, params=None, num_samples: int = 6, fail_after: int | None = None, failure=KeyboardInterrupt):
         super().__init__(params or {"points": 1})
         self.num_samples = num_samples
-        self.fail_after = fail_after  # raise after this many predictions: a killed run
+        self.fail_after = fail_after  # raise `failure` after this many predictions: a killed run
+        self.failure = failure
         self.predictions_made = 0
 
     def load_dataset(self, data_root: Path) -> Dataset:
@@ -62,7 +63,7 @@ class ToyTask(Task):
 
     def predict(self, model: PromptModel, sample: Sample) -> dict:
         if self.fail_after is not None and self.predictions_made >= self.fail_after:
-            raise KeyboardInterrupt("simulated kill")
+            raise self.failure("simulated kill")
         self.predictions_made += 1
         image, mask = disk_image(sample.data)
         model.set_image(image)

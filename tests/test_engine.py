@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,3 +65,48 @@ def test_prediction_round_trip_is_exact_and_writes_are_atomic(tmp_path):
 def test_model_and_external_predictions_are_exclusive(tmp_path):
     with pytest.raises(ValueError):
         execute(Run(task=ToyTask(), run_name="x", out=tmp_path, data_root=tmp_path), None)
+
+
+def _distributed_worker(rank: int, world_size: int, init_file: str, out: str, fail_rank: int | None):
+    import datetime
+
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size,
+                            timeout=datetime.timedelta(seconds=20))  # fmt: skip
+    try:
+        task = ToyTask(num_samples=7, fail_after=1 if rank == fail_rank else None, failure=RuntimeError)
+        run_toy(Path(out), task=task)
+    finally:
+        dist.destroy_process_group()
+
+
+def run_world(world_size: int, out, tmp_path, fail_rank: int | None = None) -> None:
+    import torch.multiprocessing as mp
+
+    init_file = tmp_path / f"init-{world_size}-{out.name}"
+    mp.start_processes(_distributed_worker, args=(world_size, str(init_file), str(out), fail_rank),
+                       nprocs=world_size, start_method="spawn")  # fmt: skip
+
+
+def test_world_size_two_gives_the_single_process_result(tmp_path):
+    single = run_toy(tmp_path / "single", task=ToyTask(num_samples=7))
+    run_world(2, tmp_path / "two", tmp_path)
+    two = json.loads((tmp_path / "two" / "toy" / "toy.json").read_text())
+    assert two["metrics"] == single["metrics"]
+    assert two["provenance"]["timings"]["world_size"] == 2 and two["provenance"]["timings"]["predicted_samples"] == 7
+
+
+def test_rank_failure_keeps_finished_samples_and_a_rerun_resumes(tmp_path):
+    import torch.multiprocessing as mp
+
+    single = run_toy(tmp_path / "single", task=ToyTask(num_samples=7))
+    with pytest.raises(mp.ProcessRaisedException):
+        run_world(2, tmp_path / "two", tmp_path, fail_rank=1)
+    stored = {p.stem for p in (tmp_path / "two" / "toy" / "toy.predictions").glob("*.npz")}
+    # Rank 1 stored its first sample and died on its second; the launcher then stopped rank 0 wherever it was.
+    assert "disk_001" in stored and "disk_003" not in stored and len(stored) < 7
+    resumed_task = ToyTask(num_samples=7)
+    resumed = run_toy(tmp_path / "two", task=resumed_task)
+    assert resumed_task.predictions_made == 7 - len(stored)
+    assert resumed["metrics"] == single["metrics"]

@@ -9,7 +9,6 @@ mismatch.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from evals.parallel import process_pool
 from evals.bsds.bench_files import write_bench_results, write_image_counts
 from evals.bsds.image_evaluation import evaluate_image, image_thresholds
 from evals.bsds.io import find_prediction, read_ground_truth, read_prediction
@@ -102,9 +102,7 @@ def evaluate_images(
     if workers == 1:
         results = [_evaluate_one(job) for job in tqdm(jobs, **bar)]
     else:
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else None)
-        with context.Pool(workers) as pool:
+        with process_pool(workers) as pool:
             results = list(tqdm(pool.imap(_evaluate_one, jobs, chunksize=1), **bar))
 
     image_thresholds_list = [t for t, _ in results]

@@ -5,14 +5,13 @@ it), so every sum runs in the same order as in a sequential run, whichever worke
 """
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
+from evals.parallel import process_pool
 from evals.sod.folders import ImagePair, match_prediction_folder, read_gray
 from evals.sod.metrics import ImageScores, SODMetrics, score_image
 
@@ -35,10 +34,6 @@ def score_pair(pair: PairInput) -> ImageScores:
     except (ValueError, TypeError) as error:
         where = f" ({pred}, {gt})" if not isinstance(pred, np.ndarray) else ""
         raise type(error)(f"{error}{where}") from error
-
-
-def _init_worker() -> None:
-    cv2.setNumThreads(1)  # one process per core already
 
 
 def evaluate_pairs(
@@ -65,8 +60,7 @@ def evaluate_pairs(
         else:
             if chunksize is None:
                 chunksize = max(1, min(16, len(pairs) // (4 * workers)))
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(workers, initializer=_init_worker) as pool:
+            with process_pool(workers) as pool:
                 for scores in pool.imap(score_pair, pairs, chunksize=chunksize):
                     metrics.add(scores)
                     bar.update()
