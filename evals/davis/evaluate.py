@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
+from evals.parallel import process_pool
 from evals.davis.io import DEFAULT_RESOLUTION, DavisSequence, MaskFormatError, ResultsFolder, open_davis
 from evals.davis.metrics import BOUNDARY_TOLERANCE, frame_scores, sequence_statistics, tolerance_footprint
 
@@ -67,15 +67,26 @@ class SequenceScores:
 
 def evaluate_sequence(job: SequenceJob) -> SequenceScores:
     """Per-frame J and F of every object of one sequence, one frame in memory at a time."""
-    sequence, n_objects = job.sequence, job.n_objects
     results = ResultsFolder(job.results_root)
+    read = lambda frame_name: results.read(job.sequence.name, frame_name)  # noqa: E731
+    return score_sequence(job.sequence, job.n_objects, read, job.bound_th)
+
+
+def score_sequence(
+    sequence: DavisSequence,
+    n_objects: int,
+    read_prediction: Callable[[str], np.ndarray],
+    bound_th: float = BOUNDARY_TOLERANCE,
+) -> SequenceScores:
+    """Per-frame J and F of every object, the prediction of each scored frame from `read_prediction(frame_name)`
+    (an object-id map): a results folder (evaluate_sequence) or predictions in memory (the davis task)."""
     frames = scored_frames(sequence.frame_names)
     j = np.zeros((n_objects, len(frames)))
     f = np.zeros((n_objects, len(frames)))
     footprints: dict[tuple[int, int], np.ndarray] = {}
     for t, frame_name in enumerate(frames):
         gt = sequence.read_annotation(frame_name)
-        pred = results.read(sequence.name, frame_name)
+        pred = read_prediction(frame_name)
         if pred.shape != gt.shape:
             raise MaskFormatError(
                 f"Sequence {sequence.name!r} frame {frame_name}: result is {pred.shape[1]}x{pred.shape[0]}, "
@@ -90,7 +101,7 @@ def evaluate_sequence(job: SequenceJob) -> SequenceScores:
             )
         footprint = footprints.get(gt.shape)
         if footprint is None:
-            footprint = footprints[gt.shape] = tolerance_footprint(gt.shape, job.bound_th)
+            footprint = footprints[gt.shape] = tolerance_footprint(gt.shape, bound_th)
         for object_id in range(1, n_objects + 1):
             j[object_id - 1, t], f[object_id - 1, t] = frame_scores(gt == object_id, pred == object_id, footprint)
     return SequenceScores(sequence.name, frames, j, f)
@@ -166,17 +177,6 @@ def aggregate(scores_in_order: list[SequenceScores]) -> DavisResult:
     return DavisResult(objects)
 
 
-def _init_worker() -> None:
-    cv2.setNumThreads(1)  # parallelism comes from the process pool
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """fork on Linux: workers start at once and callers need no `if __name__ == "__main__"` guard (spawn and
-    forkserver re-import the caller's main module). The pool is made before the progress bar starts its thread,
-    so no other thread runs at fork time. Elsewhere spawn, the platform's safe default."""
-    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-
-
 def _run_jobs(jobs: list[SequenceJob], workers: int, progress: bool) -> dict[str, SequenceScores]:
     # Largest sequences first, so the pool's last jobs are short.
     ordered = sorted(jobs, key=lambda job: len(job.sequence.frame_names) * (job.n_objects + 1), reverse=True)
@@ -187,7 +187,7 @@ def _run_jobs(jobs: list[SequenceJob], workers: int, progress: bool) -> dict[str
                 done[job.sequence.name] = evaluate_sequence(job)
                 bar.update()
         return done
-    with _pool_context().Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
+    with process_pool(min(workers, len(jobs))) as pool:
         with tqdm(total=len(jobs), desc="DAVIS J&F", unit="seq", disable=not progress) as bar:
             for scores in pool.imap_unordered(evaluate_sequence, ordered):
                 done[scores.name] = scores
