@@ -6,7 +6,10 @@ ARGS ?=
 TORCH_PIN = torch==2.14.1 torchvision==0.29.1
 EVAL = $(PYTHON) run_eval.py --model $(MODEL) --device $(DEVICE) $(ARGS)
 
-.PHONY: help install demo test test-slow tables eval-latency eval-bsds eval-coco eval-seginw eval-davis eval-uvo eval-sod eval-mvtec
+REGRESSION_BASELINE = tests/data/regression_baseline
+REGRESSION_RUN = $(PYTHON) -m evals.demo --untrained --skip latency --out results/ci
+
+.PHONY: help install demo test test-slow tables regression regression-baseline eval-latency eval-bsds eval-coco eval-seginw eval-davis eval-uvo eval-sod eval-mvtec
 
 help:
 	@echo "install      install the suite and its dependencies (pip)"
@@ -14,6 +17,8 @@ help:
 	@echo "test         the test suite without the slow tests"
 	@echo "test-slow    only the slow tests (heavy models, full-size data)"
 	@echo "tables       render results/ into results/TABLES.md"
+	@echo "regression   the fixed CI run (sample data, untrained weights) compared with $(REGRESSION_BASELINE)"
+	@echo "regression-baseline   rewrite that baseline after an intended change of a protocol or metric"
 	@echo "eval-<task>  one task: latency bsds coco seginw davis uvo sod mvtec (MODEL=repvit DEVICE=cpu ARGS=...)"
 
 # Installs once per change of pyproject.toml (the stamp file records it).
@@ -35,6 +40,14 @@ test-slow: install
 
 tables:
 	$(PYTHON) run_eval.py --tables
+
+regression: install
+	$(REGRESSION_RUN)
+	$(PYTHON) run_eval.py --compare $(REGRESSION_BASELINE) --out results/ci
+
+regression-baseline: install
+	$(REGRESSION_RUN)
+	$(PYTHON) run_eval.py --compare $(REGRESSION_BASELINE) --out results/ci --update-baseline
 
 eval-latency eval-bsds eval-coco eval-seginw eval-davis eval-uvo eval-sod eval-mvtec:
 	$(EVAL) --task $(@:eval-%=%)

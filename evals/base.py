@@ -75,6 +75,8 @@ class Task(ABC):
     models_as_columns: ClassVar[bool] = False
     # Extra command-line arguments for `make demo` (bundled sample data, CPU, minutes).
     demo_args: ClassVar[tuple[str, ...]] = ()
+    # False for tasks whose numbers are measurements of speed, not of the model (regression reports skip them).
+    deterministic: ClassVar[bool] = True
     # Parameters that only change how predictions are scored: stored predictions stay valid when they change.
     evaluation_only_params: ClassVar[tuple[str, ...]] = ()
 

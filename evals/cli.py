@@ -8,6 +8,7 @@ from pathlib import Path
 from models import BACKENDS, MODELS, CheckpointError, load_prompt_model, model_spec
 
 from . import distributed
+from .compare import DEFAULT_TOLERANCE, run_compare, update_baseline
 from .engine import Run, execute, run_name
 from .registry import TASKS, TaskNotAvailable, available_tasks, task_class
 from .tables import write_tables
@@ -40,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--untrained", action="store_true", help="use untrained weights (pipeline checks only; marked in the results)")
     parser.add_argument("--untrained-if-missing", action="store_true", help="use untrained weights when the checkpoint file is absent (the demo)")
     parser.add_argument("--overwrite", action="store_true", help="discard stored predictions of this run instead of resuming")
+    parser.add_argument("--compare", type=Path, metavar="BASELINE_DIR",
+                        help="compare every metric under --out with a baseline results folder; exit 1 on regressions")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="absolute tolerance of --compare")
+    parser.add_argument("--update-baseline", action="store_true",
+                        help="with --compare: copy the results under --out into BASELINE_DIR instead of comparing")
     parser.add_argument("--tables", action="store_true", help="render every result under --out into <out>/TABLES.md")
     for name in available_tasks():
         task_class(name).add_arguments(parser)
@@ -58,13 +64,17 @@ def resolve_untrained(args: argparse.Namespace) -> tuple[bool, str | None]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.task is None and not args.tables:
-        parser.error("give --task (and --model), or --tables")
+    if args.task is None and not args.tables and args.compare is None:
+        parser.error("give --task (and --model), --tables or --compare")
     try:
         if args.task is not None:
             run_tasks(parser, args)
         if args.tables and distributed.rank_and_world()[0] == 0:
             print(f"tables written to {write_tables(args.out)}")
+        if args.compare is not None and args.update_baseline:
+            return update_baseline(args.out, args.compare)
+        if args.compare is not None:
+            return run_compare(args.compare, args.out, args.tolerance)
     except (CheckpointError, TaskNotAvailable, FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

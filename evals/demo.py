@@ -1,7 +1,8 @@
 """`make demo`: every task that has landed, on the bundled sample data (datasets/sample), then the tables.
 
 Uses weights/<official file> when present; otherwise untrained weights, said loudly in the output and the tables.
-    python -m evals.demo [--model repvit] [--out results/demo]
+    python -m evals.demo [--model repvit] [--out results/demo] [--untrained] [--skip latency ...]
+The CI regression run is this demo with untrained weights, compared against tests/data/regression_baseline.
 """
 from __future__ import annotations
 
@@ -19,11 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="repvit")
     parser.add_argument("--out", type=Path, default=Path("results/demo"))
+    parser.add_argument("--untrained", action="store_true", help="untrained weights even if the checkpoint exists")
+    parser.add_argument("--skip", nargs="*", default=[], help="tasks to leave out")
     args = parser.parse_args(argv)
+    weights = "--untrained" if args.untrained else "--untrained-if-missing"
     for name in available_tasks():
+        if name in args.skip:
+            continue
         print(f"\n=== demo: {name} ===", file=sys.stderr)
         code = cli.main([
-            "--task", name, "--model", args.model, "--untrained-if-missing", "--overwrite", "--data-root", str(SAMPLE_DATA),
+            "--task", name, "--model", args.model, weights, "--overwrite", "--data-root", str(SAMPLE_DATA),
             "--out", str(args.out), *task_class(name).demo_args,
         ])  # fmt: skip
         if code:

@@ -67,6 +67,7 @@ class LatencyTask(Task):
     name = "latency"
     description = "image encoder and mask decoder latency, 1024x1024, batch 1"
     models_as_columns = True
+    deterministic = False
     demo_args = ("--runs", "3", "--warmup", "1")
     columns = (
         Column("encoder_ms", "Image encoder", SECTION, higher_is_better=False),
