@@ -1,1 +1,19 @@
-"""DAVIS semi-supervised video object segmentation: J, F and J&F as the official DAVIS-2017 evaluation."""
+"""DAVIS 2017 semi-supervised video object segmentation: SAM-PT (`--task davis`), J, F and J&F as the official
+DAVIS-2017 evaluation.
+
+The metric (io.py, metrics.py, evaluate.py, report.py) is also a standalone evaluator of results folders
+(`python -m evals.davis.evaluate`). The task (task.py) runs SAM-PT: protocol.py (parameters and sources),
+query_points.py, frames.py, sam_pt.py (the per-frame core, shared with UVO), merge.py, vos.py, evaluator.py; point
+trackers in evals/trackers. `TASK` is imported on first use, so the standalone metric does not load the models.
+"""
+
+
+def __getattr__(name: str):
+    if name == "TASK":
+        from .task import DavisTask
+
+        return DavisTask
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["TASK"]

@@ -20,9 +20,10 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -68,8 +69,7 @@ class SequenceScores:
 def evaluate_sequence(job: SequenceJob) -> SequenceScores:
     """Per-frame J and F of every object of one sequence, one frame in memory at a time."""
     results = ResultsFolder(job.results_root)
-    read = lambda frame_name: results.read(job.sequence.name, frame_name)  # noqa: E731
-    return score_sequence(job.sequence, job.n_objects, read, job.bound_th)
+    return score_sequence(job.sequence, job.n_objects, partial(results.read, job.sequence.name), job.bound_th)
 
 
 def score_sequence(

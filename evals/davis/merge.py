@@ -1,0 +1,26 @@
+"""Per-object masks of a frame -> one object-id map, as SAM-PT writes its DAVIS results.
+
+sam_pt/modeling/sam_pt.py (SamPt.forward) resizes each object's logits to the output size (bilinear,
+align_corners=False); sam_pt/vos_eval/eval.py stacks a background channel of zero logits before the objects
+(`torch.zeros_like` + the objects' logits), applies softmax over the channels and takes the argmax. So a pixel
+belongs to the object with the largest logit when that logit is above 0, else to the background; an exact tie goes
+to the lower channel (torch.argmax returns the first maximum), i.e. to the background or the lower object id.
+A dropped mask (SAM-PT: logits of -inf) takes no pixel. The softmax does not change the argmax and is left out.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .frames import resize_logits
+from .sam_pt import ObjectMask
+
+
+def merge_object_masks(masks: list[ObjectMask], size: tuple[int, int]) -> np.ndarray:
+    """uint8 H x W id map at `size` (H, W): 0 background, k + 1 for masks[k]."""
+    channels = torch.full((len(masks) + 1, *size), -torch.inf)
+    channels[0] = 0.0
+    for k, mask in enumerate(masks):
+        if mask.logits is not None:
+            channels[k + 1] = resize_logits(mask.logits, size)
+    return torch.argmax(channels, dim=0).to(torch.uint8).numpy()

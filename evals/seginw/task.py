@@ -1,0 +1,168 @@
+"""`--task seginw`: zero-shot instance segmentation on the 25 SegInW datasets from Grounding-DINO boxes, mask AP.
+
+    python run_eval.py --detect seginw --detector-weights weights/grounding-dino-base --out boxes/seginw   # once
+    python run_eval.py --task seginw --model repvit --seginw-boxes boxes/seginw
+    python run_eval.py --task seginw --model repvit --seginw-boxes gt                 # oracle: ground-truth boxes
+    python run_eval.py --task seginw --model other --predictions DIR                  # DIR/<Dataset>.json masks
+    python run_eval.py --task seginw --model repvit --seginw-boxes B --seginw-datasets Fruits,Hand   # a subset
+
+The protocol is sam-hq's "Grounded SAM" evaluation (SysCV/sam-hq seginw/test_ap_on_seginw.py, run by test_seginw.sh
+with GroundingDINO_SwinB.py and groundingdino_swinb_cogcoor.pth), whose ViT-H mean (48.7) is the RepViT-SAM paper's:
+- datasets: the 25 of seginw.zip, ``<Dataset>/valid/_annotations_min1cat.coco.json`` (datasets.py);
+- prompts: per image the top 100 Grounding-DINO Swin-B detections over queries x categories, caption = all category
+  names joined by " . ", no score threshold (detectors/phrase_grounding.py), each keeping its category and score;
+  made once per dataset by `run_eval.py --detect seginw` (detect.py) and read from ``--seginw-boxes DIR``;
+- masks: one SAM mask per box (``predictor.predict_torch(boxes=..., multimask_output=False)``; masks = logits > 0,
+  ``Sam.mask_threshold``), the box transformed by ``predictor.transform.apply_boxes_torch`` (evals/coco/protocol.py
+  'single'); the image for SAM read by ``cv2.imread`` + BGR -> RGB (test_ap_on_seginw.py, as evals/coco/dataset.py);
+- metric: COCO mask AP per dataset, and the plain mean over the datasets (metric.py).
+A sample is an image, id ``"<Dataset>/<image_id>"``; its stored prediction is its detections with RLE masks.
+Anything else than the 25 datasets, sam-hq's detector or single-mask output is a labelled variant (`variant`).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from models.prompt_model import PromptModel
+
+from ..base import Column, Dataset, Evaluator, Sample, Task
+from ..coco.dataset import read_coco_images, require_image_files
+from ..coco.options import add_mask_protocol_arguments, decoding_params, evaluation_params
+from ..coco.prompts import attach_prompts, read_detection_prompts
+from ..coco.protocol import MASK_SELECTIONS, segment_image
+from ..coco.results_file import mask_detections, read_results_by_image
+from ..detectors.options import add_detector_arguments
+from .datasets import (
+    SEGINW_TREE,
+    annotation_file,
+    dataset_name,
+    find_seginw_root,
+    images_dir,
+    is_full_benchmark,
+    parse_dataset_names,
+    require_datasets,
+)
+from .detect import detect_seginw
+from .metric import SegInWEvaluator
+from .reference import PAPER_MEAN_AP
+from .sample_data import SAMPLE_DATASETS
+from .sources import GROUND_TRUTH_BOXES, box_source_params, predictions_file, predictions_params
+
+SECTION = "Instance segmentation (COCO) and SegInW"  # shared with evals/coco/task.py: one table, side by side
+# test_ap_on_seginw.py: ``predictor.predict_torch(..., multimask_output=False)``.
+PAPER_MASK_SELECTION = "single"
+SUBSET_NAMES_SHOWN = 3  # a subset of up to this many datasets is named in the run name, a larger one hashed
+
+
+class SegInWTask(Task):
+    name = "seginw"
+    description = "SegInW (25 datasets) instance segmentation from Grounding-DINO Swin-B boxes, mean mask AP"
+    columns = (Column("mean_AP", "SegInW mean AP", SECTION, paper=PAPER_MEAN_AP),)
+    demo_args = ("--seginw-boxes", GROUND_TRUTH_BOXES, "--seginw-datasets", ",".join(SAMPLE_DATASETS))
+    evaluation_only_params = ("coco_eval",)
+
+    def __init__(self, params: dict[str, Any]):
+        super().__init__(params)
+        self._external: dict[str, dict[int, list[dict]]] = {}  # --predictions, read once per dataset
+
+    def variant(self) -> str | None:
+        """'+'-joined labels of every departure from the paper's protocol: gt-boxes (oracle), other-detector (box
+        files that provenance.json shows were not made by Grounding-DINO Swin-B with top-100 selection), mask-<sel>
+        (not single-mask output), subset-... (not the 25 datasets)."""
+        params, parts = self.params, []
+        if params.get("oracle"):
+            parts.append("gt-boxes")
+        if params.get("paper_boxes") is False:
+            parts.append("other-detector")
+        if params.get("mask_selection", PAPER_MASK_SELECTION) != PAPER_MASK_SELECTION:
+            parts.append(f"mask-{params['mask_selection']}")
+        datasets = tuple(params["datasets"])
+        if not is_full_benchmark(datasets):
+            parts.append(subset_label(datasets))
+        return "+".join(parts) or None
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("seginw")
+        group.add_argument("--seginw-boxes", metavar="DIR|gt",
+                           help="box prompts: DIR/<Dataset>.json Grounding-DINO Swin-B detections in COCO "
+                                "results format (made by --detect seginw), or 'gt' for ground-truth boxes "
+                                "(oracle)")  # fmt: skip
+        group.add_argument("--seginw-datasets", metavar="A,B,...",
+                           help="evaluate these dataset folders only (none: the 25 SegInW datasets); a subset is a "
+                                "labelled run, not comparable to the paper's mean")  # fmt: skip
+        group.add_argument("--seginw-mask-selection", choices=MASK_SELECTIONS, default=PAPER_MASK_SELECTION,
+                           help="SegInW's mask per box (--mask-selection is COCO's): single, sam-hq's "
+                                "multimask_output=False (the paper's); best / refine as for COCO (labelled "
+                                "runs)")  # fmt: skip
+        add_mask_protocol_arguments(group)  # --box-batch and --coco-eval (and COCO's --mask-selection)
+        add_detector_arguments(group)  # --detector-weights, for --detect seginw
+
+    @classmethod
+    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+        datasets = parse_dataset_names(args.seginw_datasets)
+        if getattr(args, "predictions", None) is not None:  # another method's masks: nothing is decoded
+            return {"datasets": list(datasets), **predictions_params(args.predictions, datasets),
+                    **evaluation_params(args)}  # fmt: skip
+        decoding = {**decoding_params(args), "mask_selection": args.seginw_mask_selection}
+        return {"datasets": list(datasets), **box_source_params(args.seginw_boxes, datasets), **decoding,
+                **evaluation_params(args)}  # fmt: skip
+
+    @classmethod
+    def detect(cls, args: argparse.Namespace) -> list[Path]:
+        """`run_eval.py --detect seginw`: the Grounding-DINO box files into --out (detect.py)."""
+        return detect_seginw(args.data_root, args.detector_weights, args.out, parse_dataset_names(args.seginw_datasets),
+                             device=args.device, overwrite=args.overwrite)  # fmt: skip
+
+    def load_dataset(self, data_root: Path) -> Dataset:
+        names = tuple(self.params["datasets"])
+        root = find_seginw_root(data_root)
+        require_datasets(root, names)
+        samples, files = [], []
+        for name in names:
+            annotations = annotation_file(root, name)
+            images = read_coco_images(annotations, images_dir(root, name))
+            require_image_files(images, SEGINW_TREE)
+            samples += [Sample(f"{name}/{p.image.image_id}", p) for p in self._attach_prompts(name, images)]
+            files += [annotations, *(image.path for image in images)]
+        return Dataset(name="SegInW", split="valid", root=root, samples=samples, files=files)
+
+    def _attach_prompts(self, name: str, images: list) -> list:
+        prompts_from = self.params.get("prompts")
+        if prompts_from == "ground truth":
+            return attach_prompts(images, None)
+        if prompts_from != "detections":  # external predictions: no prompts
+            return attach_prompts(images, {})
+        path = Path(self.params["boxes_files"][name]["file"])
+        try:
+            return attach_prompts(images, read_detection_prompts(path))
+        except ValueError as err:
+            raise ValueError(f"{path} does not match {name}'s annotation file: {err}") from err
+
+    def predict(self, model: PromptModel, sample: Sample) -> dict:
+        params = self.params
+        return {"detections": segment_image(model, sample.data, params["mask_selection"], params["box_batch"])}
+
+    def evaluator(self) -> Evaluator:
+        return SegInWEvaluator(self.params["coco_eval"])
+
+    def read_external_prediction(self, directory: Path, sample: Sample) -> dict:
+        """Another method's masks: DIR/<Dataset>.json (or sam-hq's seginw-<Dataset>_val.json), COCO segm results,
+        read once per dataset."""
+        image = sample.data.image
+        name = dataset_name(image.annotation_file)
+        if name not in self._external:
+            path = predictions_file(directory, name)
+            self._external[name] = read_results_by_image(path, ("image_id", "category_id", "score", "segmentation"))
+        return {"detections": mask_detections(self._external[name].get(image.image_id, []), image.height, image.width)}
+
+
+def subset_label(datasets: tuple[str, ...]) -> str:
+    """'subset-A,B' for a few datasets, else 'subset-<N>-<hash of the sorted names>' (a run name stays short)."""
+    if len(datasets) <= SUBSET_NAMES_SHOWN:
+        return "subset-" + ",".join(datasets)
+    digest = hashlib.sha256(",".join(sorted(datasets)).encode()).hexdigest()[:8]
+    return f"subset-{len(datasets)}-{digest}"

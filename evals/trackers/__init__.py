@@ -1,0 +1,54 @@
+"""Point trackers behind one interface (base.py), the role of SAM-PT's `sam_pt/point_tracker/`.
+
+    tracker = build_tracker("lk")                                   # or "pips" / "cotracker" with weights
+    tracks = tracker.track(frames, query_points)                    # T x N x 2 trajectories, T x N visibilities
+
+| name | what | weights | verified |
+|---|---|---|---|
+| `lk` | pyramidal Lucas-Kanade + forward-backward check (OpenCV) | none | run here (tests, DAVIS sample) |
+| `pips` | PIPS, SAM-PT v1's tracker (aharley/pips, or SAM-PT's copy) | reference_model | with fakes only |
+| `cotracker` | CoTracker v1, SAM-PT's current one (co-tracker@4f297a9) | cotracker_stride_4_wind_8 | with fakes only |
+
+"with fakes only": the adapters are tested against fakes of the packages' interfaces, never run here with the real
+networks and weights.
+
+Used by the DAVIS task (SAM-PT) and meant for the UVO task too.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .base import PointTracker, TrackerUnavailable, Tracks
+from .cotracker import CoTrackerTracker, cotracker_params
+from .lk import LucasKanadeTracker
+from .pips import PipsTracker, pips_params
+
+TRACKERS = ("pips", "cotracker", "lk")
+
+
+def tracker_params(name: str, checkpoint: Path | str | None = None) -> dict[str, Any]:
+    """What `build_tracker(name, checkpoint)` would track with, without loading it (checks the weight file)."""
+    if name == "lk":
+        if checkpoint is not None:
+            raise ValueError("the lk tracker takes no --tracker-checkpoint")
+        return LucasKanadeTracker().params
+    if name == "pips":
+        return pips_params(checkpoint)
+    if name == "cotracker":
+        return cotracker_params(checkpoint)
+    raise ValueError(f"unknown tracker {name!r}; known: {', '.join(TRACKERS)}")
+
+
+def build_tracker(name: str, checkpoint: Path | str | None = None, device: str = "cpu") -> PointTracker:
+    if name == "lk":
+        tracker_params(name, checkpoint)
+        return LucasKanadeTracker()
+    if name == "pips":
+        return PipsTracker(checkpoint, device)
+    if name == "cotracker":
+        return CoTrackerTracker(checkpoint, device)
+    raise ValueError(f"unknown tracker {name!r}; known: {', '.join(TRACKERS)}")
+
+
+__all__ = ["TRACKERS", "PointTracker", "TrackerUnavailable", "Tracks", "build_tracker", "tracker_params"]

@@ -1,0 +1,176 @@
+"""`pips`: Persistent Independent Particles (Harley et al., ECCV 2022), SAM-PT v1's point tracker.
+
+Adapter for the official model class, which is not a pip package:
+- `nets.pips.Pips` from a checkout of https://github.com/aharley/pips on PYTHONPATH (its forward calls `.cuda()`,
+  so it needs a GPU), or
+- `sam_pt.point_tracker.pips.pips.Pips`, SAM-PT's copy of the same network (runs on CPU too), from a checkout of
+  https://github.com/SysCV/sam-pt on PYTHONPATH.
+Weights: the reference model, `reference_model/model-000200000.pth` (SAM-PT docs/03-prepare-checkpoints.md:
+https://www.dropbox.com/s/glk6jmoa9yeervl/reference_model.tar.gz), given as `--tracker-checkpoint` (the .pth or
+its folder; default weights/pips/reference_model).
+
+Verified: interface-tested only, with a fake `nets.pips` module that mimics the official class's constructor and
+forward signature and output shapes (tests/test_trackers.py). Not run here with the real network and weights.
+
+Linking over long videos, as SAM-PT v1 runs PIPS (sam_pt/point_tracker/pips/tracker.py, PipsPointTracker._forward,
+config configs/model/point_tracker/pips.yaml):
+- the network sees windows of S = 8 frames (a window running past the video's end repeats the last frame) at
+  stride 4, 6 refinement iterations; each point's appearance feature is taken once, on the query frame;
+- a point is tracked from its current anchor frame a over frames a+1 .. a+7; its next anchor is the latest of
+  those frames whose visibility (sigmoid of the visibility logit) exceeds 0.9; when none does, the threshold is
+  lowered by 0.02 until one does; points anchored elsewhere wait;
+- the result is visible where the visibility exceeds 0.5.
+SAM-PT also runs the same linking on the reversed video for frames before the query frame; with every query on
+frame 0 that part is empty, so it is not run here.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.checkpoint import sha256_file
+
+from .base import PointTracker, TrackerUnavailable, Tracks, check_inputs
+
+# configs/model/point_tracker/pips.yaml (SAM-PT v1): stride 4, s (window) 8, initial_next_frame_visibility_threshold
+# 0.9; sam_pt/point_tracker/pips/tracker.py: iters=6, threshold lowered by 0.02, visible = sigmoid > 0.5.
+STRIDE = 4
+WINDOW = 8
+ITERATIONS = 6
+NEXT_ANCHOR_VISIBILITY = 0.9
+NEXT_ANCHOR_VISIBILITY_STEP = 0.02
+VISIBILITY_THRESHOLD = 0.5
+
+DEFAULT_CHECKPOINT = Path("weights") / "pips" / "reference_model"
+CHECKPOINT_URL = "https://www.dropbox.com/s/glk6jmoa9yeervl/reference_model.tar.gz"
+# Where the official network class lives: aharley/pips checkout, then SAM-PT's copy.
+MODEL_MODULES = ("nets.pips", "sam_pt.point_tracker.pips.pips")
+INSTALL_HINT = (
+    "the PIPS network is not a pip package: clone https://github.com/aharley/pips (needs a GPU) or "
+    "https://github.com/SysCV/sam-pt (its copy runs on CPU too) and put the checkout on PYTHONPATH, so that "
+    f"one of {', '.join(MODEL_MODULES)} imports; or use --tracker lk (weight-free baseline)"
+)
+_CHECKPOINT_NAME = re.compile(r"model-(\d+)\.pth$")
+
+
+def resolve_checkpoint(path: Path | str) -> Path:
+    """The .pth to load: `path` itself, or the highest-step model-*.pth inside the folder `path` (as the official
+    saverloader.load picks it)."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted((int(m.group(1)), p) for p in path.iterdir() if (m := _CHECKPOINT_NAME.search(p.name)))
+        if not found:
+            raise TrackerUnavailable(f"PIPS: no model-<step>.pth in {path}. Download and unpack {CHECKPOINT_URL}")
+        return found[-1][1]
+    if not path.is_file():
+        raise TrackerUnavailable(
+            f"PIPS weights not found: {path}. Download {CHECKPOINT_URL}, unpack it (reference_model/"
+            "model-000200000.pth) and pass --tracker-checkpoint PATH, or use --tracker lk (weight-free baseline)"
+        )
+    return path
+
+
+def import_pips_class() -> tuple[type, str]:
+    problems = []
+    for module_name in MODEL_MODULES:
+        try:
+            return importlib.import_module(module_name).Pips, module_name
+        except (ImportError, AttributeError) as error:
+            problems.append(f"{module_name}: {error}")
+    raise TrackerUnavailable(f"PIPS is not installed ({'; '.join(problems)}): {INSTALL_HINT}")
+
+
+def pips_params(checkpoint: Path | str | None) -> dict[str, Any]:
+    checkpoint = resolve_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
+    return {
+        "tracker": "pips",
+        "checkpoint": str(checkpoint),
+        "checkpoint_sha256": sha256_file(checkpoint),
+        "stride": STRIDE,
+        "window": WINDOW,
+        "iterations": ITERATIONS,
+        "next_anchor_visibility": NEXT_ANCHOR_VISIBILITY,
+        "next_anchor_visibility_step": NEXT_ANCHOR_VISIBILITY_STEP,
+        "visibility_threshold": VISIBILITY_THRESHOLD,
+    }
+
+
+class PipsTracker(PointTracker):
+    name = "pips"
+
+    def __init__(self, checkpoint: Path | str | None = None, device: str | torch.device = "cpu"):
+        self._params = pips_params(checkpoint)
+        pips_class, module_name = import_pips_class()
+        self._params["module"] = module_name
+        self.device = torch.device(device)
+        self.model = pips_class(S=WINDOW, stride=STRIDE)
+        state = torch.load(self._params["checkpoint"], map_location="cpu")
+        state = state.get("model_state_dict", state)
+        # The official loader (saverloader.load) loads with strict=False; a weight the network lacks is still an
+        # error here, never a silently random layer.
+        missing, _ = self.model.load_state_dict(state, strict=False)
+        if missing:
+            raise TrackerUnavailable(f"PIPS checkpoint {self._params['checkpoint']} lacks {len(missing)} weights of "
+                                     f"the network, e.g. {missing[:3]}: not the PIPS reference model?")  # fmt: skip
+        self.model.to(self.device).eval()
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._params)
+
+    def _window(self, video: torch.Tensor, start: int) -> tuple[torch.Tensor, int]:
+        """Frames start .. start+S-1 (1 x S x 3 x H x W), the last real frame repeated past the end; and how
+        many are real."""
+        window = video[:, start : start + WINDOW]
+        real = window.shape[1]
+        if real < WINDOW:
+            window = torch.cat([window, window[:, -1:].repeat(1, WINDOW - real, 1, 1, 1)], dim=1)
+        return window, real
+
+    @torch.inference_mode()
+    def track(self, frames: np.ndarray, query_points: np.ndarray) -> Tracks:
+        frames, query_points = check_inputs(frames, query_points)
+        n_frames, n_points = len(frames), len(query_points)
+        video = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float()  # 1 x T x 3 x H x W, 0..255
+        trajectories = np.zeros((n_frames, n_points, 2), dtype=np.float32)
+        visibility = np.zeros((n_frames, n_points), dtype=np.float32)
+        trajectories[0], visibility[0] = query_points, 1.0
+        anchors = np.zeros(n_points, dtype=int)  # the frame each point is tracked from next
+        features = None  # appearance feature of each point on its query frame (frame 0)
+        for frame in range(n_frames - 1):
+            moving = np.flatnonzero(anchors == frame)
+            if not len(moving):
+                continue
+            window, real = self._window(video, frame)
+            window = window.to(self.device)
+            xys = torch.from_numpy(trajectories[frame, moving])[None].to(self.device)
+            feat_init = None if features is None else features[:, moving]
+            coords, _, visibility_logits, feat, _ = self.model(
+                xys=xys, rgbs=window, feat_init=feat_init, iters=ITERATIONS, return_feat=True
+            )
+            if features is None:  # frame 0: every point's query frame
+                features = feat
+            predicted = slice(frame + 1, frame + real)
+            trajectories[predicted, moving] = coords[-1][0, 1:real].float().cpu().numpy()
+            visibility[predicted, moving] = torch.sigmoid(visibility_logits[0, 1:real].float()).cpu().numpy()
+            anchors[moving] = [self._next_anchor(visibility[:, point], frame + 1, frame + real - 1) for point in moving]
+        return Tracks(trajectories, visibility > VISIBILITY_THRESHOLD)
+
+    @staticmethod
+    def _next_anchor(visibility: np.ndarray, earliest: int, latest: int) -> int:
+        """The latest frame in earliest..latest whose visibility exceeds the threshold, starting at 0.9 and lowered
+        by 0.02 (float32 steps, as SAM-PT's tensors) until some frame qualifies."""
+        threshold = np.float32(NEXT_ANCHOR_VISIBILITY)
+        candidates = visibility[earliest : latest + 1]
+        if np.isnan(candidates).all():
+            return latest
+        while True:
+            above = np.flatnonzero(candidates > threshold)
+            if len(above):
+                return earliest + int(above[-1])
+            threshold = np.float32(threshold - np.float32(NEXT_ANCHOR_VISIBILITY_STEP))
