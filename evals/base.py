@@ -114,6 +114,12 @@ class Task(ABC):
     def evaluator(self) -> Evaluator: ...
 
     @classmethod
+    def detect(cls, args: argparse.Namespace) -> list[Path]:
+        """`run_eval.py --detect TASK`: model-independent prompts (detector boxes, ...) made once into --out and
+        reused by every SAM model. Only tasks with such a stage override it."""
+        raise NotImplementedError(f"task {cls.name!r} has no detection stage")
+
+    @classmethod
     def write_figures(cls, results: dict[str, dict], directory: Path) -> list[Path]:
         """Figures drawn from every result of this task ({run name: results JSON}), written with the tables."""
         return []

@@ -10,6 +10,7 @@ from models import BACKENDS, MODELS, CheckpointError, load_prompt_model, model_s
 from . import distributed
 from .compare import DEFAULT_TOLERANCE, run_compare, update_baseline
 from .engine import Run, execute, run_name
+from .base import Task
 from .registry import TASKS, TaskNotAvailable, available_tasks, task_class
 from .tables import write_tables
 
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--untrained", action="store_true", help="use untrained weights (pipeline checks only; marked in the results)")
     parser.add_argument("--untrained-if-missing", action="store_true", help="use untrained weights when the checkpoint file is absent (the demo)")
     parser.add_argument("--overwrite", action="store_true", help="discard stored predictions of this run instead of resuming")
+    parser.add_argument("--detect", metavar="TASK", choices=detecting_tasks(),
+                        help=f"make TASK's detector prompts into --out once, no SAM model ({', '.join(detecting_tasks())})")
     parser.add_argument("--compare", type=Path, metavar="BASELINE_DIR",
                         help="compare every metric under --out with a baseline results folder; exit 1 on regressions")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="absolute tolerance of --compare")
@@ -50,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in available_tasks():
         task_class(name).add_arguments(parser)
     return parser
+
+
+def detecting_tasks() -> list[str]:
+    return [name for name in available_tasks() if task_class(name).detect.__func__ is not Task.detect.__func__]
 
 
 def resolve_untrained(args: argparse.Namespace) -> tuple[bool, str | None]:
@@ -64,9 +71,13 @@ def resolve_untrained(args: argparse.Namespace) -> tuple[bool, str | None]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.task is None and not args.tables and args.compare is None:
-        parser.error("give --task (and --model), --tables or --compare")
+    if args.task is None and not args.tables and args.compare is None and args.detect is None:
+        parser.error("give --task (and --model), --detect, --tables or --compare")
     try:
+        if args.detect is not None:
+            written = task_class(args.detect).detect(args)
+            print(f"{args.detect}: {len(written)} prompt files in {args.out}")
+            return 0
         if args.task is not None:
             run_tasks(parser, args)
         if args.tables and distributed.rank_and_world()[0] == 0:

@@ -13,7 +13,7 @@ from tests.fakes import toy_prompt_model
 
 
 def test_task_that_has_not_landed_exits_nonzero(capsys):
-    assert cli.main(["--task", "mvtec", "--model", "repvit", "--untrained"]) == 2
+    assert cli.main(["--task", "uvo", "--model", "repvit", "--untrained"]) == 2
     assert "has not landed" in capsys.readouterr().err
 
 
