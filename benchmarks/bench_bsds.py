@@ -1,6 +1,6 @@
 """Time the BSDS500 boundary benchmark on the 200 test images with Sobel soft edge maps (K = 99 thresholds).
 
-    python benchmarks/bench_bsds.py [--data /work/shared/data/bsds500_test] [--workers 2] [--limit N]
+    python benchmarks/bench_bsds.py [--data ../shared/data/bsds500_test] [--workers 2] [--limit N]
                                     [--pyedgeeval M]
 
 Writes Sobel maps (gradient magnitude of the grayscale image / its maximum, as 8-bit PNG, the bench's input
@@ -75,7 +75,7 @@ def time_pyedgeeval(pred_dir: Path, gt_dir: Path, names: list[str], thresholds: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/bsds500_test"))
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/bsds500_test"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--thresholds", type=int, default=99)
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")

@@ -16,9 +16,9 @@ TASKS: dict[str, str | None] = {
     "coco": "evals.coco",
     "seginw": "evals.seginw",
     "davis": "evals.davis",
-    "uvo": None,
+    "uvo": "evals.uvo",
     "sod": "evals.sod",
-    "mvtec": None,
+    "mvtec": "evals.mvtec",
 }
 
 

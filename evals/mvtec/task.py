@@ -1,0 +1,195 @@
+"""`--task mvtec`: zero-shot anomaly segmentation on MVTec AD with SAA+'s hybrid prompts, F_p (pixel F1-max).
+
+    python run_eval.py --detect mvtec                           # once: Grounding DINO boxes + saliency maps
+    python run_eval.py --task mvtec --model repvit              # per SAM model, reads the prompt cache
+    python run_eval.py --task mvtec --model repvit --mvtec-color-order rgb   # SAM sees RGB (not SAA+'s BGR)
+    python run_eval.py --task mvtec --model other --predictions DIR          # any method's anomaly maps
+
+A sample is a test image (id "<category>/<defect>/<name>", categories in SAA+'s order). Its stored prediction is
+the 400 x 400 float32 anomaly map (`anomaly_map`) with the rescored box confidences, the k_mask chosen boxes and
+the mask areas. The protocol (protocol.py, saa_prompts.py): detector boxes and saliency from the prompt cache
+(detect.py, prompt_cache.py), SAM masks and the map (anomaly_map.py); the metric in evaluator.py.
+
+The paper's number for a model is F_p over the 15 categories with SAA+'s defaults; a run on other categories,
+with `rgb`, or with a prompt cache made from untrained weights is a labelled variant, never the paper's row (and a
+cache made with another detector than Grounding DINO Swin-T is not compared with the paper either).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from models.prompt_model import PromptModel
+
+from ..base import Column, Dataset, Evaluator, Sample, Task
+from ..sod.task import SECTION
+from .anomaly_map import anomaly_map
+from .categories import CATEGORIES, parse_categories
+from .dataset import load_mvtec_dataset, read_bgr
+from .detect import add_detection_arguments, default_prompt_dir, detect_from_args
+from .evaluator import METRIC_DEFINITION, MVTecEvaluator
+from .external import FORMAT_NOTE, read_external_map
+from .prompt_cache import PromptCache, PromptCacheError, identity_sha256
+from .protocol import (
+    COLOR_ORDERS,
+    DEFAULT_COLOR_ORDER,
+    EVAL_RESOLUTION,
+    MASK_THRESHOLD,
+    MULTIMASK_OUTPUT,
+    RESCORE_TEMPERATURE,
+)
+from .saa_prompts import category_prompts, prompts_record
+from .saliency import known_saliency_weights
+
+# RepViT-SAM paper / README, zero-shot anomaly segmentation on MVTec AD with SAA+, F_p (pixel F1-max, %).
+PAPER_F1_MAX = {"vit_h": 37.65, "vit_b": 36.62, "mobilesam": 36.44, "repvit": 37.96}
+REFERENCE = "caoyunkang/Segment-Any-Anomaly, branch SAA-plus (run_MVTec.py -> eval_SAA.py, SAA/model.py)"
+SAMPLE_DATA = Path(__file__).resolve().parent.parent.parent / "datasets" / "sample"
+SAMPLE_PROMPTS = SAMPLE_DATA / "mvtec_anomaly_detection" / "saa_prompts"  # the demo's cache (sample_data.py)
+SAMPLE_CATEGORIES = ("tile", "bottle")
+SUBSET_NAMES_SHOWN = 3  # a subset of up to this many categories is named in the run's label; larger ones hashed
+
+
+def subset_label(categories: tuple[str, ...]) -> str | None:
+    if tuple(categories) == CATEGORIES:
+        return None
+    if len(categories) <= SUBSET_NAMES_SHOWN:
+        return "+".join(categories)
+    digest = hashlib.sha256(",".join(categories).encode()).hexdigest()[:6]
+    return f"{len(categories)}categories-{digest}"
+
+
+def mvtec_params(color_order: str = DEFAULT_COLOR_ORDER, categories: tuple[str, ...] = CATEGORIES,
+                 prompt_dir: Path | None = None, predictions_dir: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """Every parameter of a run. With `predictions_dir`: score those maps (external). Otherwise the SAA+ protocol,
+    reading the prompt cache at `prompt_dir`, which must exist and match this protocol (checked here, before any
+    model loads)."""
+    if color_order not in COLOR_ORDERS:
+        raise ValueError(f"unknown colour order {color_order!r}; one of {', '.join(COLOR_ORDERS)}")
+    categories = tuple(categories)
+    base = {"dataset": "MVTec AD", "categories": list(categories), "eval_resolution": EVAL_RESOLUTION,
+            "metric": METRIC_DEFINITION}  # fmt: skip
+    if predictions_dir is not None:
+        return {**base, "protocol": "external", "predictions_dir": str(predictions_dir), "maps": FORMAT_NOTE,
+                "paper_comparable": False}  # fmt: skip
+    if prompt_dir is None:
+        raise ValueError("the SAA+ protocol needs a prompt cache folder (--mvtec-prompts)")
+    cache = PromptCache(prompt_dir)
+    manifest = cache.manifest()
+    prompts = prompts_record(categories)
+    stale = [c for c in categories if manifest.get("prompts", {}).get(c) != prompts[c]]
+    if stale:
+        raise PromptCacheError(f"{prompt_dir} was made with other prompts for {', '.join(stale)}; recompute it")
+    params = {
+        **base,
+        "protocol": "saa_plus",
+        "reference": REFERENCE,
+        "color_order": color_order,
+        "color_order_note": "bgr: SAM gets cv2's BGR array as SAA+ gives it (SamPredictor reads it as RGB); "
+                            "rgb: SAM gets RGB. The detector always gets RGB, the saliency backbone BGR (as SAA+).",
+        "prompts": prompts,
+        "sam": {"prompt": "defect boxes (x0, y0, x1, y1 pixels)", "multimask_output": MULTIMASK_OUTPUT,
+                "mask_threshold": MASK_THRESHOLD},
+        "rescoring": f"box logit x exp({RESCORE_TEMPERATURE:g} x mean saliency in the mask), 1 for an empty mask",
+        "anomaly_map": "k_mask best: sum(score x mask) / (1 + count), float64; cv2 bilinear to "
+                       f"{EVAL_RESOLUTION}x{EVAL_RESOLUTION}; all zeros without a defect box",
+        "prompt_cache": {
+            "identity_sha256": identity_sha256(manifest),
+            "trained": manifest.get("trained"),
+            "detector_backbone": manifest.get("detector", {}).get("backbone"),
+            "detector_weights_sha256": manifest.get("detector", {}).get("weights_sha256"),
+            "saliency_weights_sha256": manifest.get("saliency", {}).get("weights_sha256"),
+            "saliency_weights": known_saliency_weights(manifest.get("saliency", {}).get("weights_sha256")),
+            "protocol": manifest.get("protocol"),
+        },
+        "prompt_cache_dir": str(prompt_dir),
+    }  # fmt: skip
+    params["paper_comparable"] = (
+        color_order == DEFAULT_COLOR_ORDER and categories == CATEGORIES and manifest.get("trained") is True
+        and params["prompt_cache"]["detector_backbone"] == "Swin-T"
+    )  # fmt: skip
+    return params
+
+
+class MVTecTask(Task):
+    name = "mvtec"
+    description = "MVTec AD zero-shot anomaly segmentation with SAA+ hybrid prompts, pixel F1-max (F_p)"
+    columns = (Column("f1_max", "MVTec F_p", SECTION, paper=PAPER_F1_MAX, digits=2),)
+    demo_args = ("--mvtec-prompts", str(SAMPLE_PROMPTS), "--mvtec-categories", ",".join(SAMPLE_CATEGORIES))
+    evaluation_only_params = ("metric", "prompt_cache_dir")
+
+    def __init__(self, params: dict[str, Any]):
+        super().__init__(params)
+        self.categories = tuple(params["categories"])
+        self.cache = PromptCache(params["prompt_cache_dir"]) if "prompt_cache_dir" in params else None
+
+    def variant(self) -> str | None:
+        parts = []
+        if self.params.get("color_order", DEFAULT_COLOR_ORDER) != DEFAULT_COLOR_ORDER:
+            parts.append(self.params["color_order"])
+        subset = subset_label(self.categories)
+        if subset is not None:
+            parts.append(subset)
+        if self.params["protocol"] == "saa_plus" and self.params["prompt_cache"]["trained"] is not True:
+            parts.append("untrained-prompts")
+        return "-".join(parts) or None
+
+    def paper_comparable(self) -> bool:
+        return self.params["paper_comparable"]
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("mvtec")
+        group.add_argument("--mvtec-prompts", type=Path,
+                           help="the SAA+ prompt cache (detector boxes + saliency maps) written by --detect mvtec "
+                                "and read by every SAM model's run (default: <out>/mvtec/saa_prompts)")
+        group.add_argument("--mvtec-color-order", choices=COLOR_ORDERS, default=DEFAULT_COLOR_ORDER,
+                           help="channel order of the image given to SAM: bgr reproduces SAA+ (cv2's BGR array, "
+                                "read by SAM as RGB); rgb is what SAM expects (a labelled variant)")
+        group.add_argument("--mvtec-categories",
+                           help="comma-separated subset of the 15 categories (default: all; a subset is a "
+                                "labelled variant)")
+        add_detection_arguments(group)  # fmt: skip
+
+    @classmethod
+    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+        categories = parse_categories(args.mvtec_categories)
+        predictions = getattr(args, "predictions", None)
+        if predictions is not None:
+            return mvtec_params(args.mvtec_color_order, categories, predictions_dir=predictions)
+        prompt_dir = args.mvtec_prompts or default_prompt_dir(args.out)
+        return mvtec_params(args.mvtec_color_order, categories, prompt_dir=prompt_dir)
+
+    @classmethod
+    def detect(cls, args: argparse.Namespace) -> list[Path]:
+        """`run_eval.py --detect mvtec`: SAA+'s detector boxes and saliency maps into the prompt cache (detect.py)."""
+        return detect_from_args(args)
+
+    def load_dataset(self, data_root: Path) -> Dataset:
+        return load_mvtec_dataset(data_root, self.categories)
+
+    def predict(self, model: PromptModel, sample: Sample) -> dict:
+        if self.cache is None:
+            raise ValueError("this MVTec run scores saved anomaly maps (--predictions); it has no prompt cache")
+        entry = self.cache.load(sample.id)
+        bgr = read_bgr(sample.data.image_path)
+        if tuple(int(v) for v in entry["image_size"]) != bgr.shape[:2]:
+            raise ValueError(f"{sample.id}: cached prompts are for a {tuple(entry['image_size'])} image, the image "
+                             f"is {bgr.shape[:2]} (H, W): the prompt cache belongs to other data")  # fmt: skip
+        k_mask = category_prompts(sample.data.category).k_mask
+        result = anomaly_map(model, bgr, entry, k_mask, self.params["color_order"])
+        return {
+            "anomaly_map": result.anomaly_map,
+            "num_defect_boxes": int(len(result.scores)),
+            "box_scores": [float(s) for s in result.scores],
+            "selected_boxes": result.selected,
+            "mask_areas": result.mask_areas,
+        }
+
+    def evaluator(self) -> Evaluator:
+        return MVTecEvaluator(EVAL_RESOLUTION)
+
+    def read_external_prediction(self, directory: Path, sample: Sample) -> dict:
+        return read_external_map(directory, sample)
