@@ -126,11 +126,14 @@ class SODTask(Task):
         self.protocol = self.params["protocol"]
 
     def variant(self) -> str | None:
-        """oracle / saliency (labelled in every run name and table row), plus the dataset when not DUTS-TE."""
-        if self.protocol == EXTERNAL:
-            return None if self.params["dataset"] == DEFAULT_DATASET else self.params["dataset"]
+        """oracle / saliency (labelled in every run name and table row), plus the dataset when not DUTS-TE and
+        the AMG grid when not the default 32x32."""
         dataset = self.params["dataset"]
-        return self.protocol if dataset == DEFAULT_DATASET else f"{self.protocol}-{dataset}"
+        if self.protocol == EXTERNAL:
+            return None if dataset == DEFAULT_DATASET else dataset
+        label = self.protocol if dataset == DEFAULT_DATASET else f"{self.protocol}-{dataset}"
+        points = (self.params.get("amg") or {}).get("points_per_side", AMG_DEFAULTS["points_per_side"])
+        return label if points == AMG_DEFAULTS["points_per_side"] else f"{label}-amg{points}"
 
     def paper_comparable(self) -> bool:
         return self.params["paper_comparable"]
