@@ -82,7 +82,8 @@ def main() -> None:
     parser.add_argument("--pyedgeeval", type=int, default=0, metavar="M", help="also time pyEdgeEval on M images")
     args = parser.parse_args()
 
-    image_dir, gt_dir = args.data / "images" / "test", args.data / "groundTruth" / "test"
+    data = args.data.resolve()  # the ground truth is symlinked from a temporary folder
+    image_dir, gt_dir = data / "images" / "test", data / "groundTruth" / "test"
     names = sorted(p.stem for p in gt_dir.glob("*.mat"))[: args.limit]
     with tempfile.TemporaryDirectory() as tmp:
         pred_dir, sub_gt = Path(tmp) / "sobel", Path(tmp) / "groundTruth"

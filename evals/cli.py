@@ -110,7 +110,7 @@ def run_tasks(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
             args.model, args.checkpoint, device=args.device, fuse=args.fuse, backend=args.backend, untrained=untrained
         )
     for task in tasks:
-        run = Run(task=task, run_name=run_name(args.model, task), out=args.out, data_root=args.data_root,
+        run = Run(task=task, run_name=run_name(args.model, task, args.backend), out=args.out, data_root=args.data_root,
                   device=args.device, limit=args.limit, external_predictions=args.predictions,
                   overwrite=args.overwrite)  # fmt: skip
         results = execute(run, model)

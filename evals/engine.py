@@ -44,10 +44,11 @@ class Run:
         return self.out / self.task.name / f"{self.run_name}.predictions"
 
 
-def run_name(model: str, task: Task) -> str:
-    """results/<task>/<run name>.json: the model, suffixed by the task's protocol variant if any."""
-    variant = task.variant()
-    return model if variant is None else f"{model}.{variant}"
+def run_name(model: str, task: Task, backend: str = "eager") -> str:
+    """results/<task>/<run name>.json: the model, then the encoder backend unless eager (it changes timings), then
+    the task's protocol variant if any."""
+    parts = [model, None if backend == "eager" else backend, task.variant()]
+    return ".".join(part for part in parts if part)
 
 
 def select_samples(dataset: Dataset, limit: int | None) -> list:
