@@ -5,12 +5,22 @@ Wraps the official `segment_anything.SamPredictor` (preprocessing, coordinate tr
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 from segment_anything.modeling import Sam
+
+# SamAutomaticMaskGenerator's own defaults (32x32 points, predicted IoU >= 0.88, stability >= 0.95, box NMS 0.7, no
+# crops, ...), read from the official package so they cannot drift from it. The protocols that use the automatic
+# mask generator (SAM-Not-Perfect's amg.py for salient objects, SAM-PT's vis_eval_root.yaml for UVO) keep them all.
+AMG_DEFAULTS: dict = {
+    name: parameter.default
+    for name, parameter in inspect.signature(SamAutomaticMaskGenerator.__init__).parameters.items()
+    if name not in ("self", "model")
+}
 
 
 @dataclass

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.prompt_model import AMG_DEFAULTS
+
 from ..davis.protocol import SamPtOptions
 
 # datasets/builtin.py, _PREDEFINED_SPLITS_UVO_V1["uvo_v1_val"]: frames under UVOv1.0/uvo_videos_dense_frames/, the
@@ -29,21 +31,8 @@ SHORTER_SIDE = 360
 MAX_LONGER_SIDE = 1333
 
 # vis_eval_root.yaml, model.sam_generator (segment_anything's SamAutomaticMaskGenerator, the model under test).
-AMG_PARAMS: dict[str, Any] = {
-    "points_per_side": 32,
-    "points_per_batch": 64,
-    "pred_iou_thresh": 0.88,
-    "stability_score_thresh": 0.95,
-    "stability_score_offset": 1.0,
-    "box_nms_thresh": 0.7,
-    "crop_n_layers": 0,
-    "crop_nms_thresh": 0.7,
-    "crop_overlap_ratio": 512 / 1500,
-    "crop_n_points_downscale_factor": 1,
-    "point_grids": None,
-    "min_mask_region_area": 0,
-    "output_mode": "binary_mask",
-}
+# Every value there equals the generator's own default.
+AMG_PARAMS: dict[str, Any] = dict(AMG_DEFAULTS)
 # vis_eval_root.yaml, model.max_num_masks: 100 -- the adapter keeps `result_records[:max_num_masks]` of the AMG's
 # output, in the AMG's order: with crop_n_layers 0, segment_anything 1.0's generate returns the masks in the order
 # of its box NMS (torchvision batched_nms, scores = predicted IoU), i.e. by predicted IoU, highest first.
