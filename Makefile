@@ -7,7 +7,11 @@ TORCH_PIN = torch==2.14.1 torchvision==0.29.1
 EVAL = $(PYTHON) run_eval.py --model $(MODEL) --device $(DEVICE) $(ARGS)
 
 REGRESSION_BASELINE = tests/data/regression_baseline
-REGRESSION_RUN = $(PYTHON) -m evals.demo --untrained --skip latency --out results/ci
+# The demo's tasks with fixed untrained weights, plus a metric on real reference inputs (the BSDS bench's own
+# soft maps) so that a change of the benchmark shows as a non-zero diff.
+REGRESSION_RUN = $(PYTHON) -m evals.demo --untrained --skip latency --out results/ci && \
+	$(PYTHON) run_eval.py --task bsds --model bench_png --predictions tests/data/bsds500_bench/png \
+	--data-root datasets/sample --out results/ci
 
 .PHONY: help install demo test test-slow tables regression regression-baseline eval-latency eval-bsds eval-coco eval-seginw eval-davis eval-uvo eval-sod eval-mvtec
 
