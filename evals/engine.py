@@ -5,6 +5,7 @@ has not finished, and its final numbers equal an uninterrupted run's: the metric
 """
 from __future__ import annotations
 
+import resource
 import shutil
 import sys
 import time
@@ -12,13 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 from models.prompt_model import PromptModel
 
 from . import distributed
 from .base import Dataset, Task
-from .provenance import dataset_fingerprint, git_state, host_info, package_versions, utc_now
+from .provenance import (
+    dataset_fingerprint,
+    git_state,
+    host_info,
+    package_versions,
+    utc_now,
+)
 from .store import PredictionStore, atomic_write_json
 
 
@@ -44,6 +52,14 @@ class Run:
         return self.out / self.task.name / f"{self.run_name}.predictions"
 
 
+def peak_memory_mb(device: str) -> dict:
+    """Peak resident memory of this process (and peak allocated GPU memory on CUDA), in MB."""
+    peak = {"host_rss": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}  # KiB on Linux
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        peak["cuda_allocated"] = round(torch.cuda.max_memory_allocated(torch.device(device)) / 2**20, 1)
+    return peak
+
+
 def run_name(model: str, task: Task, backend: str = "eager") -> str:
     """results/<task>/<run name>.json: the model, then the encoder backend unless eager (it changes timings), then
     the task's protocol variant if any."""
@@ -58,6 +74,7 @@ def select_samples(dataset: Dataset, limit: int | None) -> list:
 def predict_missing(task: Task, model: PromptModel, store: PredictionStore, samples: list, desc: str) -> tuple[int, float]:
     """Predict and store every sample of `samples` that the store lacks; returns (count, seconds)."""
     predicted, seconds = 0, 0.0
+    model.encoder_seconds, model.encoder_calls = 0.0, 0
     for sample in tqdm(samples, desc=desc, unit="sample", file=sys.stderr):
         if store.has(sample.id):
             continue
@@ -80,7 +97,7 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any] | None:
         raise RuntimeError(f"{dataset.name} {dataset.split}: no samples found under {dataset.root}")
     model_provenance = model.provenance if model is not None else {"predictions": str(run.external_predictions)}
     rank, world_size = distributed.rank_and_world()
-    predicted, predict_seconds = 0, 0.0
+    predicted, predict_seconds, encoder_seconds, encoder_calls = 0, 0.0, 0.0, 0
     store = None
     if model is not None:
         if run.overwrite and rank == 0 and run.store_dir.exists():
@@ -90,8 +107,9 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any] | None:
         store = PredictionStore(run.store_dir, manifest)
         predicted, predict_seconds = predict_missing(task, model, store, distributed.shard(samples, rank, world_size),
                                                      f"{task.name}/{run.run_name}")  # fmt: skip
-        per_rank = distributed.gather((predicted, predict_seconds))
-        predicted, predict_seconds = sum(n for n, _ in per_rank), sum(s for _, s in per_rank)
+        per_rank = distributed.gather((predicted, predict_seconds, model.encoder_seconds, model.encoder_calls))
+        predicted, predict_seconds = sum(r[0] for r in per_rank), sum(r[1] for r in per_rank)
+        encoder_seconds, encoder_calls = sum(r[2] for r in per_rank), sum(r[3] for r in per_rank)
         if rank != 0:
             return None  # rank 0 scores every sample from the store
 
@@ -133,6 +151,11 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any] | None:
                 "resumed_samples": len(samples) - predicted if store is not None else 0,
                 "predict_seconds": round(predict_seconds, 3),
                 "predict_seconds_per_sample": round(predict_seconds / predicted, 4) if predicted else None,
+                "samples_per_second": round(predicted / predict_seconds, 4) if predict_seconds else None,
+                "encoder_calls": encoder_calls,
+                "encoder_seconds": round(encoder_seconds, 3),
+                "encoder_share": round(encoder_seconds / predict_seconds, 4) if predict_seconds else None,
+                "peak_memory_mb": peak_memory_mb(run.device),
                 "world_size": world_size,
                 "evaluate_seconds": round(evaluate_seconds, 3),
             },

@@ -6,6 +6,7 @@ Wraps the official `segment_anything.SamPredictor` (preprocessing, coordinate tr
 from __future__ import annotations
 
 import inspect
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,23 @@ class PromptModel:
         self.sam = sam
         self.predictor = SamPredictor(sam)
         self.provenance: dict = getattr(sam, "provenance", {})
+        self.encoder_seconds = 0.0  # time spent in the image encoder, whichever path called it (predictor or AMG)
+        self.encoder_calls = 0
+        sam.image_encoder.register_forward_pre_hook(self._encoder_started)
+        sam.image_encoder.register_forward_hook(self._encoder_finished)
+
+    def _encoder_started(self, module, inputs) -> None:
+        self._synchronize()
+        self._encoder_start = time.perf_counter()
+
+    def _encoder_finished(self, module, inputs, output) -> None:
+        self._synchronize()
+        self.encoder_seconds += time.perf_counter() - self._encoder_start
+        self.encoder_calls += 1
+
+    def _synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     @property
     def device(self) -> torch.device:

@@ -41,6 +41,10 @@ def test_results_carry_provenance(tmp_path):
     assert provenance["packages"]["torch"]
     assert {"commit", "dirty"} <= set(provenance["git"])
     assert results["metrics"]["num_images"] == 3
+    timings = provenance["timings"]
+    assert timings["predicted_samples"] == 3 and timings["encoder_calls"] == 3  # one embedding per image
+    assert 0 < timings["encoder_seconds"] <= timings["predict_seconds"] and 0 < timings["encoder_share"] <= 1
+    assert timings["peak_memory_mb"]["host_rss"] > 0
     assert 0 <= results["metrics"]["miou"] <= 100
 
 
