@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..base import Dataset, DatasetLayoutError, Sample
+from .folders import files_by_stem
 
 DEFAULT_DATASET = "DUTS-TE"
 # Tried in this order; "{name}" is the dataset name (DUTS-TE-Image / DUTS-TE-Mask in the official release).
@@ -81,17 +82,6 @@ def find_sod_folders(data_root: Path, name: str = DEFAULT_DATASET) -> tuple[Path
     raise DatasetLayoutError(f"{name} not found under {data_root}{hint}", expected_tree(name))
 
 
-def _files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
-    by_stem: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in suffixes:
-            if path.stem in by_stem:
-                first = by_stem[path.stem].name
-                raise ValueError(f"two files share the stem {path.stem!r} in {folder}: {first}, {path.name}")
-            by_stem[path.stem] = path
-    return by_stem
-
-
 def _unmatched(stems: list[str], what: str, folder: Path, total: int) -> str:
     shown = ", ".join(stems[:MISSING_SHOWN]) + (", ..." if len(stems) > MISSING_SHOWN else "")
     return f"{len(stems)} of {total} {what} have no counterpart in {folder}: {shown}"
@@ -99,8 +89,8 @@ def _unmatched(stems: list[str], what: str, folder: Path, total: int) -> str:
 
 def pair_images_and_masks(image_folder: Path, mask_folder: Path) -> list[SODImage]:
     """Every image with its mask, sorted by stem; an image or a mask without the other is an error."""
-    images = _files_by_stem(image_folder, IMAGE_SUFFIXES)
-    masks = _files_by_stem(mask_folder, MASK_SUFFIXES)
+    images = files_by_stem(image_folder, IMAGE_SUFFIXES)
+    masks = files_by_stem(mask_folder, MASK_SUFFIXES)
     problems = []
     images_alone, masks_alone = sorted(images.keys() - masks.keys()), sorted(masks.keys() - images.keys())
     if images_alone:

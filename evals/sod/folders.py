@@ -32,7 +32,7 @@ def read_gray(path: str | Path) -> np.ndarray:
     return image
 
 
-def _files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
+def files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
     if not folder.is_dir():
         raise NotADirectoryError(f"not a folder: {folder}")
     by_stem: dict[str, Path] = {}
@@ -40,7 +40,7 @@ def _files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
         if path.is_file() and path.suffix.lower() in suffixes:
             if path.stem in by_stem:
                 first = by_stem[path.stem].name
-                raise ValueError(f"two files share the name {path.stem!r} in {folder}: {first}, {path.name}")
+                raise ValueError(f"two files share the stem {path.stem!r} in {folder}: {first}, {path.name}")
             by_stem[path.stem] = path
     return by_stem
 
@@ -52,10 +52,10 @@ def match_prediction_folder(pred_dir: str | Path, gt_dir: str | Path) -> list[Im
     prediction, and ValueError if the mask folder holds no image.
     """
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
-    masks = _files_by_stem(gt_dir, GT_SUFFIXES)
+    masks = files_by_stem(gt_dir, GT_SUFFIXES)
     if not masks:
         raise ValueError(f"no mask ({', '.join(GT_SUFFIXES)}) in {gt_dir}")
-    predictions = _files_by_stem(pred_dir, (PRED_SUFFIX,))
+    predictions = files_by_stem(pred_dir, (PRED_SUFFIX,))
     missing = [stem for stem in masks if stem not in predictions]
     if missing:
         shown = ", ".join(missing[:MISSING_SHOWN]) + (", ..." if len(missing) > MISSING_SHOWN else "")
