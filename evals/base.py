@@ -2,10 +2,14 @@
 
 A task owns four things, each a method here:
     load_dataset(data_root) -> Dataset       the reader for the official layout
-    predict(model, sample) -> prediction     the protocol: prompts -> model -> task prediction (storable)
+    load_inputs(sample) -> inputs            the sample's pixels read from disk (run ahead, in background threads)
+    predict(model, sample, inputs) -> prediction
+                                             the protocol: prompts -> model -> task prediction (storable)
     evaluator() -> Evaluator                 the metric: reset / process(sample, prediction) / evaluate
     columns                                  where its numbers go in the paper's tables
 The engine (`evals.engine`) runs them in that order; nothing else in the suite knows a task's internals.
+Optionally, for the qualitative examples of the report (`evals.report`): `example_metric`, `example_score` and
+`draw_example`.
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+import numpy as np
 
 from models.prompt_model import PromptModel
 
@@ -79,6 +85,8 @@ class Task(ABC):
     deterministic: ClassVar[bool] = True
     # Parameters that only change how predictions are scored: stored predictions stay valid when they change.
     evaluation_only_params: ClassVar[tuple[str, ...]] = ()
+    # What `example_score` measures, named in the report; None: the task has no qualitative examples.
+    example_metric: ClassVar[str | None] = None
 
     def __init__(self, params: dict[str, Any]):
         self.params = params  # every protocol parameter, recorded in the results
@@ -107,8 +115,15 @@ class Task(ABC):
     @abstractmethod
     def load_dataset(self, data_root: Path) -> Dataset: ...
 
+    def load_inputs(self, sample: Sample) -> Any:
+        """What `predict` reads from disk for `sample` (decoded images, video frames). The engine calls it in
+        background threads a few samples ahead, so decoding overlaps the model's compute; it must not touch the
+        model. Tasks with nothing to read return None."""
+        return None
+
     @abstractmethod
-    def predict(self, model: PromptModel, sample: Sample) -> Prediction: ...
+    def predict(self, model: PromptModel, sample: Sample, inputs: Any) -> Prediction:
+        """The protocol on one sample; `inputs` is `load_inputs(sample)`."""
 
     @abstractmethod
     def evaluator(self) -> Evaluator: ...
@@ -127,3 +142,13 @@ class Task(ABC):
     def read_external_prediction(self, directory: Path, sample: Sample) -> Prediction:
         """A prediction of any method saved in the task's native format (`--predictions DIR`)."""
         raise NotImplementedError(f"task {self.name!r} reads no external predictions")
+
+    def example_score(self, sample: Sample, prediction: Prediction) -> float | None:
+        """A per-sample version of the task's metric, higher is better (`example_metric` names it): the report shows
+        the best, median and worst samples of a run by it. None: the sample is not ranked (e.g. no ground truth)."""
+        return None
+
+    def draw_example(self, sample: Sample, prediction: Prediction) -> dict[str, np.ndarray]:
+        """The panels of one qualitative example, caption -> H x W x 3 uint8 RGB (the input with its prompts, the
+        prediction, the ground truth), at the data's resolution (the report shrinks them; see evals/visual.py)."""
+        return {}

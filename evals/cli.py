@@ -5,13 +5,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from models import BACKENDS, MODELS, CheckpointError, load_prompt_model, model_spec
+from models import BACKENDS, MODELS, PRECISIONS, CheckpointError, load_prompt_model, model_spec
 
 from . import distributed
+from .base import Task
 from .compare import DEFAULT_TOLERANCE, run_compare, update_baseline
 from .engine import Run, execute, run_name
-from .base import Task
 from .registry import TASKS, TaskNotAvailable, available_tasks, task_class
+from .report import DEFAULT_MAX_SAMPLES, write_report
 from .tables import write_tables
 
 UNTRAINED_BANNER = """
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, help="evaluate only the first N samples (quick runs)")
     parser.add_argument("--predictions", type=Path, help="score another method's saved predictions from DIR, no model")
     parser.add_argument("--backend", choices=BACKENDS, default="eager", help="image-encoder backend (models/backends.py)")
+    parser.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
+                        help="image-encoder precision: fp32 is full float32 (also on CUDA); tf32 (CUDA) uses TF32 tensor cores; "
+                             "bf16/fp16 run it under torch.autocast (fp16: CUDA only)")
     parser.add_argument("--no-fuse", dest="fuse", action="store_false", help="keep RepViT's training-time branches unfused")
     parser.add_argument("--untrained", action="store_true", help="use untrained weights (pipeline checks only; marked in the results)")
     parser.add_argument("--untrained-if-missing", action="store_true", help="use untrained weights when the checkpoint file is absent (the demo)")
@@ -50,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--update-baseline", action="store_true",
                         help="with --compare: copy the results under --out into BASELINE_DIR instead of comparing")
     parser.add_argument("--tables", action="store_true", help="render every result under --out into <out>/TABLES.md")
+    parser.add_argument("--report", action="store_true",
+                        help="render every result under --out, with figures and best / median / worst examples per "
+                             "run, into the self-contained page <out>/report.html (data read from --data-root)")
+    parser.add_argument("--report-samples", type=int, default=DEFAULT_MAX_SAMPLES, metavar="N",
+                        help="--report ranks at most N samples per run, evenly spaced (0: all)")
     for name in available_tasks():
         task_class(name).add_arguments(parser)
     return parser
@@ -71,8 +80,8 @@ def resolve_untrained(args: argparse.Namespace) -> tuple[bool, str | None]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.task is None and not args.tables and args.compare is None and args.detect is None:
-        parser.error("give --task (and --model), --detect, --tables or --compare")
+    if args.task is None and not (args.tables or args.report) and args.compare is None and args.detect is None:
+        parser.error("give --task (and --model), --detect, --tables, --report or --compare")
     try:
         if args.detect is not None:
             written = task_class(args.detect).detect(args)
@@ -82,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             run_tasks(parser, args)
         if args.tables and distributed.rank_and_world()[0] == 0:
             print(f"tables written to {write_tables(args.out)}")
+        if args.report and distributed.rank_and_world()[0] == 0:
+            print(f"report written to {write_report(args.out, args.data_root, args.report_samples)}")
         if args.compare is not None and args.update_baseline:
             return update_baseline(args.out, args.compare)
         if args.compare is not None:
@@ -107,10 +118,11 @@ def run_tasks(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
             print(UNTRAINED_BANNER.format(model=spec.display, reason=reason, file=spec.checkpoint_file,
                                           path=spec.default_checkpoint), file=sys.stderr)  # fmt: skip
         model = load_prompt_model(
-            args.model, args.checkpoint, device=args.device, fuse=args.fuse, backend=args.backend, untrained=untrained
-        )
+            args.model, args.checkpoint, device=args.device, fuse=args.fuse, backend=args.backend,
+            untrained=untrained, precision=args.precision,
+        )  # fmt: skip
     for task in tasks:
-        run = Run(task=task, run_name=run_name(args.model, task, args.backend), out=args.out, data_root=args.data_root,
+        run = Run(task=task, run_name=run_name(args.model, task, args.backend, args.precision), out=args.out, data_root=args.data_root,
                   device=args.device, limit=args.limit, external_predictions=args.predictions,
                   overwrite=args.overwrite)  # fmt: skip
         results = execute(run, model)

@@ -1,7 +1,9 @@
-"""`make demo`: every task that has landed, on the bundled sample data (datasets/sample), then the tables.
+"""`make demo`: every task that has landed, on the bundled sample data (datasets/sample), then the tables and the
+report (<out>/TABLES.md, <out>/report.html).
 
 Uses weights/<official file> when present; otherwise untrained weights, said loudly in the output and the tables.
-    python -m evals.demo [--model repvit] [--out results/demo] [--untrained] [--skip latency ...]
+    python -m evals.demo [--model repvit] [--out results/demo] [--untrained] [--skip latency ...] [run_eval options]
+Any other option goes to every run_eval.py call, e.g. `--device cuda --precision bf16`.
 The CI regression run is this demo with untrained weights, compared against tests/data/regression_baseline.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results/demo"))
     parser.add_argument("--untrained", action="store_true", help="untrained weights even if the checkpoint exists")
     parser.add_argument("--skip", nargs="*", default=[], help="tasks to leave out")
-    args = parser.parse_args(argv)
+    args, run_eval_options = parser.parse_known_args(argv)
     weights = "--untrained" if args.untrained else "--untrained-if-missing"
     for name in available_tasks():
         if name in args.skip:
@@ -30,11 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n=== demo: {name} ===", file=sys.stderr)
         code = cli.main([
             "--task", name, "--model", args.model, weights, "--overwrite", "--data-root", str(SAMPLE_DATA),
-            "--out", str(args.out), *task_class(name).demo_args,
+            "--out", str(args.out), *task_class(name).demo_args, *run_eval_options,
         ])  # fmt: skip
         if code:
             return code
-    return cli.main(["--tables", "--out", str(args.out)])
+    return cli.main(["--tables", "--report", "--out", str(args.out), "--data-root", str(SAMPLE_DATA)])
 
 
 if __name__ == "__main__":

@@ -9,7 +9,11 @@ import resource
 import shutil
 import sys
 import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,7 @@ from tqdm import tqdm
 from models.prompt_model import PromptModel
 
 from . import distributed
-from .base import Dataset, Task
+from .base import Dataset, Sample, Task
 from .provenance import (
     dataset_fingerprint,
     git_state,
@@ -60,10 +64,10 @@ def peak_memory_mb(device: str) -> dict:
     return peak
 
 
-def run_name(model: str, task: Task, backend: str = "eager") -> str:
-    """results/<task>/<run name>.json: the model, then the encoder backend unless eager (it changes timings), then
-    the task's protocol variant if any."""
-    parts = [model, None if backend == "eager" else backend, task.variant()]
+def run_name(model: str, task: Task, backend: str = "eager", precision: str = "fp32") -> str:
+    """results/<task>/<run name>.json: the model, then the encoder backend unless eager (it changes timings), the
+    precision unless fp32 (it changes the numbers), then the task's protocol variant if any."""
+    parts = [model, None if backend == "eager" else backend, None if precision == "fp32" else precision, task.variant()]
     return ".".join(part for part in parts if part)
 
 
@@ -71,19 +75,36 @@ def select_samples(dataset: Dataset, limit: int | None) -> list:
     return dataset.samples if limit is None else dataset.samples[:limit]
 
 
+# Samples whose inputs are read ahead of the model. Threads, not DataLoader worker processes: image decoding
+# (OpenCV, PIL) releases the GIL, so threads overlap it with compute without pickling the task into workers or
+# forking a process that already runs torch's thread pools (which deadlocked here, see evals/parallel.py).
+PREFETCH = 2
+
+
+def prefetched(load: Callable[[Sample], Any], samples: list[Sample], depth: int = PREFETCH) -> Iterator[tuple[Sample, Any]]:
+    """(sample, load(sample)) in order, with the next `depth` loads running in background threads meanwhile."""
+    with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="load") as pool:
+        upcoming = iter(samples)
+        pending = deque((sample, pool.submit(load, sample)) for sample in islice(upcoming, depth))
+        while pending:
+            sample, loading = pending.popleft()
+            following = next(upcoming, None)
+            if following is not None:
+                pending.append((following, pool.submit(load, following)))
+            yield sample, loading.result()
+
+
 def predict_missing(task: Task, model: PromptModel, store: PredictionStore, samples: list, desc: str) -> tuple[int, float]:
-    """Predict and store every sample of `samples` that the store lacks; returns (count, seconds)."""
-    predicted, seconds = 0, 0.0
+    """Predict and store every sample of `samples` that the store lacks; returns (count, wall seconds)."""
+    missing = [sample for sample in samples if not store.has(sample.id)]
     model.encoder_seconds, model.encoder_calls = 0.0, 0
-    for sample in tqdm(samples, desc=desc, unit="sample", file=sys.stderr):
-        if store.has(sample.id):
-            continue
-        start = time.perf_counter()
-        prediction = task.predict(model, sample)
-        seconds += time.perf_counter() - start
-        predicted += 1
-        store.save(sample.id, prediction)
-    return predicted, seconds
+    start = time.perf_counter()
+    with tqdm(total=len(samples), initial=len(samples) - len(missing), desc=desc, unit="sample", file=sys.stderr) as bar:
+        for sample, inputs in prefetched(task.load_inputs, missing):
+            with torch.inference_mode():
+                store.save(sample.id, task.predict(model, sample, inputs))
+            bar.update()
+    return len(missing), time.perf_counter() - start if missing else 0.0
 
 
 def execute(run: Run, model: PromptModel | None) -> dict[str, Any] | None:
@@ -169,6 +190,6 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any] | None:
 
 def _store_identity(model_provenance: dict) -> dict:
     """The model settings that change predictions: stored predictions are reused only when all are equal."""
-    keys = ("model", "checkpoint_sha256", "trained", "fused", "backend")
+    keys = ("model", "checkpoint_sha256", "trained", "fused", "backend", "precision")
     return {k: model_provenance.get(k) for k in keys}
 

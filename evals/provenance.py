@@ -71,6 +71,10 @@ def host_info(device: str) -> dict:
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
         "device_name": device_description(device),
+        # PyTorch's defaults (cuDNN convolutions in TF32, float32 matrix products in full float32) shape CUDA
+        # numbers at the 1e-3 level; recorded so that a run with other settings is visible as such.
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
     }
 
 

@@ -130,7 +130,8 @@ def render_models_as_columns(task: type[Task], results: dict) -> str:
     by_platform: dict[str, dict[str, dict]] = defaultdict(dict)
     for run, result in runs.items():
         provenance = result["provenance"]
-        platform = f"{provenance['host']['device_name']} ({provenance['host']['device']}, {provenance['model'].get('backend')}, measured)"
+        settings = [provenance["host"]["device"], provenance["model"].get("backend"), provenance["model"].get("precision", "fp32")]
+        platform = f"{provenance['host']['device_name']} ({', '.join(map(str, settings))}, measured)"
         by_platform[platform][provenance["model"].get("model", run)] = result
     for platform, model_results in sorted(by_platform.items()):
         decoder_run = model_results.get("repvit") or next(iter(model_results.values()))

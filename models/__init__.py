@@ -14,14 +14,14 @@ from pathlib import Path
 import torch
 from segment_anything.modeling import Sam
 
-from .backends import BACKENDS, accelerate
+from .backends import BACKENDS, PRECISIONS, accelerate, check_precision, use_full_float32, with_precision
 from .checkpoint import CheckpointError, load_strict, read_state_dict, sha256_file
 from .prompt_model import MaskPrediction, PromptModel
 from .registry import MODELS, ModelSpec, model_spec
 from .sam_assembly import assemble_sam
 
 __all__ = [
-    "BACKENDS", "MODELS", "CheckpointError", "MaskPrediction", "ModelSpec", "PromptModel",
+    "BACKENDS", "MODELS", "PRECISIONS", "CheckpointError", "MaskPrediction", "ModelSpec", "PromptModel",
     "build_sam", "build_untrained", "load_prompt_model", "model_spec",
 ]  # fmt: skip
 
@@ -69,9 +69,14 @@ def load_prompt_model(
     fuse: bool = True,
     backend: str = "eager",
     untrained: bool = False,
+    precision: str = "fp32",
 ) -> PromptModel:
-    """The model as every task drives it: `build_sam` plus the chosen image-encoder backend."""
+    """The model as every task drives it: `build_sam` plus the chosen image-encoder backend and precision."""
+    check_precision(precision, backend, torch.device(device))  # before the minutes of loading, not after
+    use_full_float32()  # the decoder always, and the encoder unless `precision` says otherwise
     sam = build_sam(name, checkpoint=checkpoint, device=device, fuse=fuse, random_init=untrained)
-    sam.image_encoder = accelerate(sam.image_encoder, backend, sam.device)
+    encoder = accelerate(sam.image_encoder, backend, sam.device)
+    sam.image_encoder = with_precision(encoder, precision, backend, sam.device)
     sam.provenance["backend"] = backend
+    sam.provenance["precision"] = precision
     return PromptModel(sam)

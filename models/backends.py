@@ -6,7 +6,16 @@ they differ only in speed. Chosen with `--backend`, recorded in the results.
     channels_last  NHWC memory format: faster convolutions on CPU (oneDNN) and on tensor cores
     jit            TorchScript trace, frozen and `optimize_for_inference` (oneDNN conv fusion on CPU)
     compile        torch.compile (Inductor)
+    cudagraphs     torch.compile with CUDA graphs (CUDA only): one graph replay instead of hundreds of kernel launches,
+                   which is what a batch-1 convolutional encoder on a fast GPU otherwise waits on
     onnxruntime    ONNX export run by ONNX Runtime (CPU, or CUDA when available)
+
+Precision (`--precision`) is separate. `fp32` is the reference: full float32, also on CUDA (see
+`use_full_float32`). `tf32` lets the encoder's float32 convolutions and matrix products use TF32 tensor cores
+(CUDA). `bf16` / `fp16` run the encoder under `torch.autocast` (matrix products and convolutions in 16 bits,
+normalisations and softmax kept in float32 by autocast's op lists). Each hands a float32 embedding to the float32
+prompt encoder and mask decoder. All but fp32 change the numbers: their drift against fp32 on the parity inputs is
+measured by benchmarks/precision_drift.py (BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -16,7 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-BACKENDS = ("eager", "channels_last", "jit", "compile", "onnxruntime")
+BACKENDS = ("eager", "channels_last", "jit", "compile", "cudagraphs", "onnxruntime")
+PRECISIONS = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class ChannelsLast(nn.Module):
@@ -27,6 +37,18 @@ class ChannelsLast(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.module(x.contiguous(memory_format=torch.channels_last)).contiguous()
+
+
+class CudaGraphs(nn.Module):
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = torch.compile(module, mode="reduce-overhead")
+        self.img_size = module.img_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The graph writes every replay's output into the same buffer: a copy keeps this embedding valid after the
+        # next image is encoded.
+        return self.module(x).clone()
 
 
 class OnnxRuntimeModule(nn.Module):
@@ -70,6 +92,10 @@ def accelerate(encoder: nn.Module, backend: str, device: torch.device, onnx_dir:
         return encoder
     if backend == "channels_last":
         return ChannelsLast(encoder)
+    if backend == "cudagraphs":
+        if device.type != "cuda":
+            raise ValueError("the cudagraphs backend needs a CUDA device")
+        return CudaGraphs(encoder)
     example = torch.zeros(1, 3, encoder.img_size, encoder.img_size, device=device)
     if backend == "compile":
         compiled = torch.compile(encoder)
@@ -82,6 +108,77 @@ def accelerate(encoder: nn.Module, backend: str, device: torch.device, onnx_dir:
     onnx_dir = Path(onnx_dir or tempfile.mkdtemp(prefix="samzero-onnx-"))
     path = export_onnx(encoder, example, onnx_dir / "image_encoder.onnx")
     return OnnxRuntimeModule(path, encoder.img_size, device)
+
+
+class Autocast(nn.Module):
+    """The encoder under autocast in a 16-bit dtype; its embedding returns as float32 for the float32 decoder."""
+
+    def __init__(self, module: nn.Module, dtype: torch.dtype, device_type: str):
+        super().__init__()
+        self.module = module
+        self.dtype = dtype
+        self.device_type = device_type
+        self.img_size = module.img_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            return self.module(x).float()
+
+
+def use_full_float32() -> None:
+    """Float32 convolutions and matrix products computed in full float32 on CUDA, for the whole process.
+
+    PyTorch's default lets cuDNN run float32 convolutions on TF32 tensor cores (10-bit mantissas). Measured on an
+    H200 (BENCHMARKS.md): that moved MobileSAM's outputs on the parity inputs by 3e-3 relative and RepViT-SAM's,
+    whose parity weights drive activations to ~1e10, by more than 100%. So `--precision fp32` means float32, and
+    TF32 is a choice of its own (`--precision tf32`)."""
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+
+class TensorFloat32(nn.Module):
+    """The encoder with TF32 tensor cores for its float32 convolutions and matrix products (CUDA)."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+        self.img_size = module.img_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+        matmul_before = matmul.allow_tf32
+        matmul.allow_tf32 = True
+        try:
+            with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic,
+                             allow_tf32=True):  # fmt: skip
+                return self.module(x)
+        finally:
+            matmul.allow_tf32 = matmul_before
+
+
+def check_precision(precision: str, backend: str, device: torch.device) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return
+    if backend in ("jit", "onnxruntime"):
+        raise ValueError(f"--precision {precision} runs under torch.autocast, which the {backend} backend does not "
+                         "see; use eager, channels_last or compile")  # fmt: skip
+    if precision == "tf32" and device.type != "cuda":
+        raise ValueError("--precision tf32 needs a CUDA device (TF32 is a mode of NVIDIA tensor cores)")
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("--precision fp16 needs a CUDA device (CPU kernels for fp16 convolutions are slow or "
+                         "missing); use bf16 on CPU")  # fmt: skip
+
+
+def with_precision(encoder: nn.Module, precision: str, backend: str, device: torch.device) -> nn.Module:
+    """`encoder` (already given its backend) run in `precision`."""
+    check_precision(precision, backend, device)
+    if precision == "fp32":
+        return encoder
+    if precision == "tf32":
+        return TensorFloat32(encoder)
+    return Autocast(encoder, PRECISIONS[precision], device.type)
 
 
 class _with_img_size(nn.Module):

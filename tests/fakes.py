@@ -61,11 +61,14 @@ class ToyTask(Task):
         samples = [Sample(f"disk_{i:03d}", i) for i in range(self.num_samples)]
         return Dataset(name="toy disks", split="test", root=None, samples=samples)
 
-    def predict(self, model: PromptModel, sample: Sample) -> dict:
+    def load_inputs(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
+        return disk_image(sample.data)
+
+    def predict(self, model: PromptModel, sample: Sample, inputs: tuple[np.ndarray, np.ndarray]) -> dict:
         if self.fail_after is not None and self.predictions_made >= self.fail_after:
             raise self.failure("simulated kill")
         self.predictions_made += 1
-        image, mask = disk_image(sample.data)
+        image, mask = inputs
         model.set_image(image)
         ys, xs = np.nonzero(mask)
         out = model.predict(point_coords=np.array([[[xs.mean(), ys.mean()]]]), point_labels=np.array([[1]]))

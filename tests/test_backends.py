@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.backends import accelerate
+from models.backends import TensorFloat32, accelerate, check_precision, use_full_float32, with_precision
 from models.repvit import build_repvit_m23_encoder
 
 SIZE = 256  # RepViT is fully convolutional up to its neck: a small input keeps the test fast
@@ -42,3 +42,58 @@ def test_compile_matches_eager(encoder_and_reference):
 def test_unknown_backend_is_an_error(encoder_and_reference):
     with pytest.raises(ValueError, match="unknown backend"):
         accelerate(encoder_and_reference[0], "tensorrt", torch.device("cpu"))
+
+
+def test_bf16_autocast_returns_float32_close_to_fp32(encoder_and_reference):
+    encoder, image, reference = encoder_and_reference
+    low = with_precision(encoder, "bf16", "eager", torch.device("cpu"))
+    assert low.img_size == SIZE
+    with torch.inference_mode():
+        out = low(image)
+    assert out.dtype == torch.float32 and out.shape == reference.shape
+    error = float((out - reference).abs().max() / reference.abs().max())
+    assert 0 < error < 0.1  # 8 bits of mantissa: it moves, a little (the drift is measured in BENCHMARKS.md)
+
+
+def test_fp32_precision_is_the_module_itself(encoder_and_reference):
+    encoder = encoder_and_reference[0]
+    assert with_precision(encoder, "fp32", "jit", torch.device("cpu")) is encoder
+
+
+@pytest.mark.parametrize(
+    "precision,backend,device,message",
+    [
+        ("fp16", "eager", "cpu", "needs a CUDA device"),
+        ("tf32", "compile", "cpu", "needs a CUDA device"),
+        ("bf16", "jit", "cpu", "does not see"),
+        ("bf16", "onnxruntime", "cuda", "does not see"),
+        ("fp8", "eager", "cuda", "unknown precision"),
+    ],
+)
+def test_unsupported_precisions_are_errors(precision, backend, device, message):
+    with pytest.raises(ValueError, match=message):
+        check_precision(precision, backend, torch.device(device))
+
+
+def test_full_float32_turns_tf32_off(monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)  # PyTorch's default for cuDNN convolutions
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
+    use_full_float32()
+    assert torch.backends.cudnn.allow_tf32 is False and torch.backends.cuda.matmul.allow_tf32 is False
+
+
+def test_tf32_wrapper_enables_tf32_only_inside_the_encoder(encoder_and_reference, monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    seen = []
+
+    class Probe(torch.nn.Module):
+        img_size = SIZE
+
+        def forward(self, x):
+            seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32))
+            return x
+
+    TensorFloat32(Probe())(torch.zeros(1))
+    assert seen == [(True, True)]
+    assert torch.backends.cudnn.allow_tf32 is False and torch.backends.cuda.matmul.allow_tf32 is False

@@ -40,10 +40,27 @@ def test_latency_task_writes_results_and_tables(tmp_path):
     assert metrics["encoder"]["min_ms"] <= metrics["encoder_ms"] <= metrics["encoder"]["max_ms"]
     assert results["provenance"]["protocol"]["input_size"] == 1024
     assert json.loads((tmp_path / "latency" / "repvit.json").read_text())["metrics"]["encoder_ms"] == metrics["encoder_ms"]
-    assert "(cpu, eager, measured)" in write_tables(tmp_path).read_text()
+    assert "(cpu, eager, fp32, measured)" in write_tables(tmp_path).read_text()
 
 
 @pytest.mark.parametrize("argv", [[], ["--task", "latency"]])
 def test_incomplete_command_lines_are_usage_errors(argv):
     with pytest.raises(SystemExit):
         cli.main(argv)
+
+
+def test_fp16_on_cpu_fails_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    import models
+
+    monkeypatch.setattr(models, "build_sam", lambda *a, **k: pytest.fail("the model was built before the check"))
+    code = cli.main(["--task", "latency", "--model", "repvit", "--untrained", "--precision", "fp16", "--out", str(tmp_path)])
+    assert code == 2
+    assert "--precision fp16 needs a CUDA device" in capsys.readouterr().err
+
+
+def test_run_name_records_backend_and_precision():
+    from evals.engine import run_name
+
+    task = LatencyTask({})
+    assert run_name("repvit", task) == "repvit"
+    assert run_name("repvit", task, "channels_last", "bf16") == "repvit.channels_last.bf16"

@@ -1,13 +1,16 @@
-"""The engine: resume after a kill, the prediction store, provenance, --limit."""
+"""The engine: resume after a kill, the prediction store, provenance, --limit, reading ahead of the model."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from evals.engine import Run, execute
+import torch
+
+from evals.engine import Run, execute, prefetched
 from evals.store import PredictionStore, decode_prediction, encode_prediction
 from tests.fakes import ToyTask, toy_prompt_model
 
@@ -114,3 +117,44 @@ def test_rank_failure_keeps_finished_samples_and_a_rerun_resumes(tmp_path):
     resumed = run_toy(tmp_path / "two", task=resumed_task)
     assert resumed_task.predictions_made == 7 - len(stored)
     assert resumed["metrics"] == single["metrics"]
+
+
+def test_prefetch_keeps_order_and_loads_ahead_of_the_consumer():
+    loaded = {i: threading.Event() for i in range(5)}
+
+    def load(i):
+        loaded[i].set()
+        return i * 10
+
+    seen = []
+    for i, value in prefetched(load, list(range(5)), depth=2):
+        if i + 1 < 5:
+            # Without read-ahead the next load would start only after this body: waiting on it would time out.
+            assert loaded[i + 1].wait(timeout=30), f"sample {i + 1} was not loaded while {i} was being consumed"
+        seen.append((i, value))
+    assert seen == [(i, i * 10) for i in range(5)]
+
+
+def test_prefetch_raises_the_loading_error_at_its_sample():
+    def load(i):
+        if i == 2:
+            raise FileNotFoundError("frame 2 missing")
+        return i
+
+    consumed = []
+    with pytest.raises(FileNotFoundError, match="frame 2 missing"):
+        for i, _ in prefetched(load, list(range(4))):
+            consumed.append(i)
+    assert consumed == [0, 1]
+
+
+def test_predictions_run_in_inference_mode(tmp_path):
+    modes = []
+
+    class RecordingTask(ToyTask):
+        def predict(self, model, sample, inputs):
+            modes.append(torch.is_inference_mode_enabled())
+            return super().predict(model, sample, inputs)
+
+    run_toy(tmp_path, task=RecordingTask(), limit=2)
+    assert modes == [True, True]

@@ -56,7 +56,7 @@ def official_protocol(sam, ref) -> dict[str, np.ndarray]:
     out = {}
     with torch.inference_mode():
         predictor.set_image(ref["image"])
-        out["features"] = predictor.features.numpy()[:, :, ::stride, ::stride]
+        out["features"] = predictor.features.cpu().numpy()[:, :, ::stride, ::stride]
         calls = {
             "point": dict(point_coords=ref["point_coords"], point_labels=ref["point_labels"], multimask_output=True),
             "box": dict(box=ref["box"], multimask_output=False),

@@ -136,7 +136,8 @@ def test_oracle_keeps_the_best_dice_mask(tmp_path):
     masks = [disk(30, 40, 10), gt, np.ones((H, W), bool), disk(30, 46, 15)]
     model = KnownMasksModel(lambda image: [record(m) for m in masks])
     task = SODTask(sod_params("oracle"))
-    prediction = task.predict(model, load_sod_dataset(root).samples[0])
+    sample = load_sod_dataset(root).samples[0]
+    prediction = task.predict(model, sample, task.load_inputs(sample))
     assert model.calls == [AMG_DEFAULTS]  # every SamAutomaticMaskGenerator default: 32 x 32 points, 0.88, 0.95, 0.7
     assert prediction["chosen_mask"] == 1 and prediction["chosen_dice"] == pytest.approx(1.0)
     assert prediction["chosen_mae_ji2023"] == 0.0 and prediction["num_masks"] == 4
@@ -213,7 +214,8 @@ def test_saliency_rule_on_known_masks(tmp_path):
     # Through the task: quantised to the mask's size, uint8, without reading the mask's pixels.
     root = write_dataset(tmp_path, {"a": obj.astype(np.uint8) * 255})
     sample = load_sod_dataset(root).samples[0]
-    prediction = SODTask(sod_params("saliency")).predict(KnownMasksModel(lambda image: records), sample)
+    task = SODTask(sod_params("saliency"))
+    prediction = task.predict(KnownMasksModel(lambda image: records), sample, task.load_inputs(sample))
     assert prediction["saliency"].dtype == np.uint8 and prediction["saliency"].shape == (H, W)
     assert prediction["saliency"][30, 40] == 255 and prediction["saliency"][0, 0] == 0
     assert prediction["weights"] == pytest.approx(weights, abs=1e-6)

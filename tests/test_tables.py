@@ -53,5 +53,5 @@ def test_render_tables_reads_results_folder_and_skips_foreign_json(tmp_path):
     (tmp_path / "latency" / "notes.json").write_text("[1, 2]")
     (tmp_path / "latency" / "broken.json").write_text("{")
     text = render_tables(tmp_path)
-    assert "| Test CPU (cpu, eager, measured) |  |  |  | **1234.5** | 9.5 |" in text
+    assert "| Test CPU (cpu, eager, fp32, measured) |  |  |  | **1234.5** | 9.5 |" in text
     assert "| MacBook M1 Pro (paper, Core ML) |  | 6249.5 | <u>482.2</u> | **44.8** | 11.8 |" in text

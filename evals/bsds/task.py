@@ -20,6 +20,7 @@ import numpy as np
 from models.prompt_model import PromptModel
 
 from ..base import Column, Dataset, Evaluator, Sample, Task
+from . import examples
 from .dataset import read_bsds
 from .directory_evaluation import evaluate_images
 from .edges import EdgeParams, sam_edge_map
@@ -48,6 +49,7 @@ class BsdsTask(Task):
     # Demo: 8x8 points (192 masks) instead of 16x16, so that the bundled 5 images take about a minute on CPU.
     demo_args = ("--bsds-points-per-side", "8", "--bsds-points-per-batch", "16")
     evaluation_only_params = ("thresholds", "max_dist", "thin", "workers")
+    example_metric = "per-image F (the bench's best F over thresholds, eval_bdry_img.txt)"
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -87,8 +89,10 @@ class BsdsTask(Task):
         files = [f for image in images for f in image.files]
         return Dataset(name="BSDS500", split=self.params["split"], root=root, samples=samples, files=files)
 
-    def predict(self, model: PromptModel, sample: Sample) -> dict:
-        image = cv2.cvtColor(cv2.imread(str(sample.data.image), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    def load_inputs(self, sample: Sample) -> np.ndarray:
+        return cv2.cvtColor(cv2.imread(str(sample.data.image), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    def predict(self, model: PromptModel, sample: Sample, image: np.ndarray) -> dict:
         edge_params = {f.name: self.params["edges"][f.name] for f in fields(EdgeParams)}
         return {"edges": sam_edge_map(model, image, EdgeParams(**edge_params))}
 
@@ -106,6 +110,15 @@ class BsdsTask(Task):
 
         curves = {row_label(run, result): result["metrics"] for run, result in sorted(results.items())}
         return [write_pr_figure(curves, directory / "pr_curves.png")] if curves else []
+
+    def example_score(self, sample: Sample, prediction: dict) -> float:
+        """The bench's per-image F at the run's thresholds (examples.py): the run's `per_image` F of the image."""
+        params = self.params
+        return examples.image_f(prediction["edges"], sample.data.ground_truth, params["thresholds"],
+                                params["max_dist"], params["thin"])  # fmt: skip
+
+    def draw_example(self, sample: Sample, prediction: dict) -> dict:
+        return examples.draw(sample.data.image, sample.data.ground_truth, prediction["edges"])
 
 
 class BoundaryEvaluator(Evaluator):

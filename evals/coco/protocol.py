@@ -19,8 +19,7 @@ import torch
 
 from models.prompt_model import PromptModel
 
-from .dataset import read_rgb
-from .prompts import BoxPrompt, PromptedImage
+from .prompts import BoxPrompt
 from .rle import encode_masks
 
 # Which mask of the decoder becomes the detection's mask (`--mask-selection`):
@@ -46,12 +45,14 @@ MASK_THRESHOLD = 0.0
 DEFAULT_BOX_BATCH = 64
 
 
-def segment_image(model: PromptModel, prompted: PromptedImage, mask_selection: str, box_batch: int) -> list[dict]:
+def segment_image(
+    model: PromptModel, image: np.ndarray | None, prompts: Sequence[BoxPrompt], mask_selection: str, box_batch: int
+) -> list[dict]:
     """The detections of one image (see `segment_boxes`); an image without prompts is not embedded at all."""
-    if not prompted.prompts:
+    if not prompts:
         return []
-    model.set_image(read_rgb(prompted.image))
-    return segment_boxes(model, prompted.prompts, mask_selection, box_batch)
+    model.set_image(image)
+    return segment_boxes(model, prompts, mask_selection, box_batch)
 
 
 def segment_boxes(model: PromptModel, prompts: Sequence[BoxPrompt], mask_selection: str, box_batch: int) -> list[dict]:

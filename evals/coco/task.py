@@ -16,11 +16,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from models.checkpoint import sha256_file
 from models.prompt_model import PromptModel
 
 from ..base import Column, Dataset, Evaluator, Sample, Task
-from .dataset import find_val2017, read_coco_images, require_image_files
+from . import examples
+from .dataset import find_val2017, read_coco_images, read_rgb, require_image_files
 from .metric import MaskAPEvaluator
 from .options import add_mask_protocol_arguments, decoding_params, evaluation_params
 from .prompts import GROUND_TRUTH_SCORE, attach_prompts, read_detection_prompts
@@ -52,6 +55,7 @@ class CocoTask(Task):
     )
     demo_args = ("--boxes", GROUND_TRUTH_BOXES)
     evaluation_only_params = ("coco_eval",)  # which COCOeval implementation scores: same numbers, same masks
+    example_metric = "mean over the ground-truth objects of the best mask IoU of a detection of their category"
 
     def __init__(self, params: dict[str, Any]):
         super().__init__(params)
@@ -92,9 +96,13 @@ class CocoTask(Task):
         files = [annotation_file, *(image.path for image in images)]
         return Dataset(name="COCO", split="val2017", root=annotation_file.parent.parent, samples=samples, files=files)
 
-    def predict(self, model: PromptModel, sample: Sample) -> dict:
+    def load_inputs(self, sample: Sample) -> np.ndarray | None:
+        return read_rgb(sample.data.image) if sample.data.prompts else None  # an image without prompts is skipped
+
+    def predict(self, model: PromptModel, sample: Sample, image: np.ndarray | None) -> dict:
         params = self.params
-        return {"detections": segment_image(model, sample.data, params["mask_selection"], params["box_batch"])}
+        prompts = sample.data.prompts
+        return {"detections": segment_image(model, image, prompts, params["mask_selection"], params["box_batch"])}
 
     def evaluator(self) -> Evaluator:
         return MaskAPEvaluator(self.params["coco_eval"])
@@ -108,6 +116,13 @@ class CocoTask(Task):
             self._external = (path, read_results_by_image(path, ("image_id", "category_id", "score", "segmentation")))
         image = sample.data.image
         return {"detections": mask_detections(self._external[1].get(image.image_id, []), image.height, image.width)}
+
+    def example_score(self, sample: Sample, prediction: dict) -> float | None:
+        """Mean best mask IoU of the image's objects (evals/coco/examples.py); None without ground truth."""
+        return examples.best_iou_recall(sample.data.image, prediction["detections"])
+
+    def draw_example(self, sample: Sample, prediction: dict) -> dict:
+        return examples.draw(sample.data, prediction["detections"])
 
 
 def box_prompt_params(boxes: str | None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from models.prompt_model import PromptModel
 from ..base import Column, Dataset, Evaluator, Sample, Task
 from ..trackers import PointTracker, build_tracker, tracker_params
 from ..trackers.options import add_tracker_arguments
+from . import examples
 from .dataset import SOURCE_RESOLUTIONS, DavisVideo, dataset_files, find_davis_root, load_davis_videos
 from .evaluate import count_objects, scored_frames
 from .evaluator import DavisEvaluator
@@ -57,6 +58,7 @@ class DavisTask(Task):
     # The bundled 5-frame clip, the weight-free tracker and 3 refinement iterations (as SAM-PT ran MobileSAM): about
     # 25 s on 2 CPU cores with untrained RepViT-SAM.
     demo_args = ("--tracker", "lk", "--refinement-iterations", "3")
+    example_metric = "the video's J&F (official J and F over its objects and scored frames)"
 
     def __init__(self, params: dict[str, Any]):
         super().__init__(params)
@@ -135,10 +137,12 @@ class DavisTask(Task):
             self._tracker = (str(device), build_tracker(settings["tracker"], settings.get("checkpoint"), str(device)))
         return self._tracker[1]
 
-    def predict(self, model: PromptModel, sample: Sample) -> dict:
+    def load_inputs(self, sample: Sample) -> np.ndarray:
+        return np.stack([read_working_frame(path) for path in sample.data.frame_paths])
+
+    def predict(self, model: PromptModel, sample: Sample, frames: np.ndarray) -> dict:
         video: DavisVideo = sample.data
         sequence = video.sequence
-        frames = np.stack([read_working_frame(path) for path in video.frame_paths])
         n_objects = count_objects(sequence)
         first_source = read_annotation(video.first_annotation, video.first_annotation_format)
         first_masks = [resize_mask_nearest(first_source == k, frames.shape[1:3]) for k in range(1, n_objects + 1)]
@@ -169,3 +173,10 @@ class DavisTask(Task):
         results.check_frames(sequence.name, names)
         masks = [results.read(sequence.name, name) for name in names]
         return {"masks": np.stack(masks) if masks else np.zeros((0, 1, 1), np.uint8), "frame_names": list(names)}
+
+    def example_score(self, sample: Sample, prediction: dict) -> float:
+        """J&F of this video alone (examples.py), on the official 0-1 scale."""
+        return examples.video_jf(sample.data, prediction)
+
+    def draw_example(self, sample: Sample, prediction: dict) -> dict:
+        return examples.draw(sample.data, prediction, self.params.get("positive_points"))

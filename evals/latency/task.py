@@ -93,7 +93,7 @@ class LatencyTask(Task):
         samples = [Sample("image_encoder"), Sample("mask_decoder")]
         return Dataset(name="synthetic 1024x1024 input", split="-", root=None, samples=samples)
 
-    def predict(self, model: PromptModel, sample: Sample) -> dict:
+    def predict(self, model: PromptModel, sample: Sample, inputs: None) -> dict:
         sam, device = model.sam, model.device
         gen = torch.Generator().manual_seed(0)
         warmup, runs = self.params["warmup"], self.params["runs"]

@@ -21,10 +21,13 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from models.prompt_model import PromptModel
 
 from ..base import Column, Dataset, Evaluator, Sample, Task
 from ..sod.task import SECTION
+from . import examples
 from .anomaly_map import anomaly_map
 from .categories import CATEGORIES, parse_categories
 from .dataset import load_mvtec_dataset, read_bgr
@@ -118,6 +121,7 @@ class MVTecTask(Task):
     description = "MVTec AD zero-shot anomaly segmentation with SAA+ hybrid prompts, pixel F1-max (F_p)"
     columns = (Column("f1_max", "MVTec F_p", SECTION, paper=PAPER_F1_MAX, digits=2),)
     demo_args = ("--mvtec-prompts", str(SAMPLE_PROMPTS), "--mvtec-categories", ",".join(SAMPLE_CATEGORIES))
+    example_metric = "pixel F1-max of the image's map (defective images; good ones have no anomalous pixel)"
     evaluation_only_params = ("metric", "prompt_cache_dir")
 
     def __init__(self, params: dict[str, Any]):
@@ -170,11 +174,13 @@ class MVTecTask(Task):
     def load_dataset(self, data_root: Path) -> Dataset:
         return load_mvtec_dataset(data_root, self.categories)
 
-    def predict(self, model: PromptModel, sample: Sample) -> dict:
+    def load_inputs(self, sample: Sample) -> np.ndarray:
+        return read_bgr(sample.data.image_path)
+
+    def predict(self, model: PromptModel, sample: Sample, bgr: np.ndarray) -> dict:
         if self.cache is None:
             raise ValueError("this MVTec run scores saved anomaly maps (--predictions); it has no prompt cache")
         entry = self.cache.load(sample.id)
-        bgr = read_bgr(sample.data.image_path)
         if tuple(int(v) for v in entry["image_size"]) != bgr.shape[:2]:
             raise ValueError(f"{sample.id}: cached prompts are for a {tuple(entry['image_size'])} image, the image "
                              f"is {bgr.shape[:2]} (H, W): the prompt cache belongs to other data")  # fmt: skip
@@ -193,3 +199,14 @@ class MVTecTask(Task):
 
     def read_external_prediction(self, directory: Path, sample: Sample) -> dict:
         return read_external_map(directory, sample)
+
+    def example_score(self, sample: Sample, prediction: dict) -> float | None:
+        """Pixel F1-max of a defective image's own map (examples.py); None for a good image."""
+        return examples.image_f1_max(sample.data, prediction)
+
+    def draw_example(self, sample: Sample, prediction: dict) -> dict:
+        """The image with its cached defect boxes when the run read a prompt cache that is still there."""
+        boxes = None
+        if self.cache is not None and self.cache.has(sample.id):
+            boxes = self.cache.load(sample.id)["defect_boxes"].reshape(-1, 4)
+        return examples.draw(sample.data, prediction, boxes)

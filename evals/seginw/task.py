@@ -26,10 +26,13 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from models.prompt_model import PromptModel
 
 from ..base import Column, Dataset, Evaluator, Sample, Task
-from ..coco.dataset import read_coco_images, require_image_files
+from ..coco import examples
+from ..coco.dataset import read_coco_images, read_rgb, require_image_files
 from ..coco.options import add_mask_protocol_arguments, decoding_params, evaluation_params
 from ..coco.prompts import attach_prompts, read_detection_prompts
 from ..coco.protocol import MASK_SELECTIONS, segment_image
@@ -63,6 +66,7 @@ class SegInWTask(Task):
     columns = (Column("mean_AP", "SegInW mean AP", SECTION, paper=PAPER_MEAN_AP),)
     demo_args = ("--seginw-boxes", GROUND_TRUTH_BOXES, "--seginw-datasets", ",".join(SAMPLE_DATASETS))
     evaluation_only_params = ("coco_eval",)
+    example_metric = "mean over the ground-truth objects of the best mask IoU of a detection of their category"
 
     def __init__(self, params: dict[str, Any]):
         super().__init__(params)
@@ -142,9 +146,13 @@ class SegInWTask(Task):
         except ValueError as err:
             raise ValueError(f"{path} does not match {name}'s annotation file: {err}") from err
 
-    def predict(self, model: PromptModel, sample: Sample) -> dict:
+    def load_inputs(self, sample: Sample) -> np.ndarray | None:
+        return read_rgb(sample.data.image) if sample.data.prompts else None  # an image without prompts is skipped
+
+    def predict(self, model: PromptModel, sample: Sample, image: np.ndarray | None) -> dict:
         params = self.params
-        return {"detections": segment_image(model, sample.data, params["mask_selection"], params["box_batch"])}
+        prompts = sample.data.prompts
+        return {"detections": segment_image(model, image, prompts, params["mask_selection"], params["box_batch"])}
 
     def evaluator(self) -> Evaluator:
         return SegInWEvaluator(self.params["coco_eval"])
@@ -158,6 +166,13 @@ class SegInWTask(Task):
             path = predictions_file(directory, name)
             self._external[name] = read_results_by_image(path, ("image_id", "category_id", "score", "segmentation"))
         return {"detections": mask_detections(self._external[name].get(image.image_id, []), image.height, image.width)}
+
+    def example_score(self, sample: Sample, prediction: dict) -> float | None:
+        """Mean best mask IoU of the image's objects (evals/coco/examples.py); None without ground truth."""
+        return examples.best_iou_recall(sample.data.image, prediction["detections"])
+
+    def draw_example(self, sample: Sample, prediction: dict) -> dict:
+        return examples.draw(sample.data, prediction["detections"])
 
 
 def subset_label(datasets: tuple[str, ...]) -> str:

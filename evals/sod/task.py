@@ -20,9 +20,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from models.prompt_model import PromptModel
 
 from ..base import Column, Dataset, Evaluator, Sample, Task
+from . import examples
 from .amg_folders import read_amg_folder, require_scores
 from .dataset import DEFAULT_DATASET, load_sod_dataset, mask_size, read_mask_reference, read_rgb
 from .evaluator import SODEvaluator
@@ -120,6 +123,7 @@ class SODTask(Task):
     description = "DUTS-TE salient object segmentation from SAM's automatic masks, MAE"
     columns = (Column("mae", "DUTS MAE", SECTION, paper=PAPER_MAE, higher_is_better=False, digits=3),)
     demo_args = ("--sod-amg-points-per-side", str(DEMO_POINTS_PER_SIDE))
+    example_metric = "minus the image's MAE (the MAE the run reports, for this image alone)"
 
     def __init__(self, params: dict[str, Any] | None = None):
         super().__init__(params if params is not None else sod_params())
@@ -164,10 +168,13 @@ class SODTask(Task):
     def load_dataset(self, data_root: Path) -> Dataset:
         return load_sod_dataset(data_root, self.params["dataset"])
 
-    def predict(self, model: PromptModel, sample: Sample) -> dict:
+    def load_inputs(self, sample: Sample) -> np.ndarray:
+        return read_rgb(sample.data.image_path)
+
+    def predict(self, model: PromptModel, sample: Sample, image: np.ndarray) -> dict:
         if self.params.get("amg") is None:
             raise ValueError(f"SOD protocol {self.protocol!r} with these parameters scores saved predictions, no model")
-        records = model.generate(read_rgb(sample.data.image_path), **self.params["amg"])
+        records = model.generate(image, **self.params["amg"])
         return self.prediction_from_masks(records, sample)
 
     def prediction_from_masks(self, records: list[dict], sample: Sample) -> dict:
@@ -211,6 +218,13 @@ class SODTask(Task):
         if self.protocol == "saliency":
             require_scores(records, folder)
         return self.prediction_from_masks(records, sample)
+
+    def example_score(self, sample: Sample, prediction: dict) -> float:
+        """-MAE of the image (examples.py): higher is better."""
+        return -examples.image_mae(self.protocol, sample.data, prediction)
+
+    def draw_example(self, sample: Sample, prediction: dict) -> dict:
+        return examples.draw(self.protocol, self.params.get("amg"), sample.data, prediction)
 
 
 def _optional_float(value) -> float | None:

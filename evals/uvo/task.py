@@ -27,6 +27,7 @@ from models.prompt_model import PromptModel
 from ..base import Column, Dataset, Evaluator, Sample, Task
 from ..trackers import PointTracker, build_tracker, tracker_params
 from ..trackers.options import DEFAULT_TRACKER, add_tracker_arguments
+from . import examples
 from .dataset import UvoVideo, annotations_path, load_uvo_videos, uvo_root
 from .frames import read_working_frame
 from .protocol import AMG_PARAMS, MAX_LONGER_SIDE, MAX_TRACKS, SAM_PT_VIS_OPTIONS, SHORTER_SIDE
@@ -50,6 +51,7 @@ class UvoTask(Task):
     # Two generated 4-frame 96x128 videos, the weight-free tracker and an 8x8 AMG grid (not the protocol's 32x32):
     # a labelled variant that runs on CPU in seconds.
     demo_args = ("--tracker", "lk", "--uvo-amg-points-per-side", "8")
+    example_metric = "mean over the ground-truth tracks of the best spatio-temporal IoU of a predicted track"
 
     def __init__(self, params: dict[str, Any]):
         super().__init__(params)
@@ -123,9 +125,11 @@ class UvoTask(Task):
             self._tracker = (str(device), build_tracker(settings["tracker"], settings.get("checkpoint"), str(device)))
         return self._tracker[1]
 
-    def predict(self, model: PromptModel, sample: Sample) -> dict:
+    def load_inputs(self, sample: Sample) -> np.ndarray:
+        return np.stack([read_working_frame(path) for path in sample.data.frame_paths])
+
+    def predict(self, model: PromptModel, sample: Sample, frames: np.ndarray) -> dict:
         video: UvoVideo = sample.data
-        frames = np.stack([read_working_frame(path) for path in video.frame_paths])
         result = segment_video_instances(model, self.tracker(model.device), frames, (video.height, video.width),
                                          SAM_PT_VIS_OPTIONS, self.params["amg"], self.params["max_tracks"])  # fmt: skip
         return {
@@ -158,6 +162,13 @@ class UvoTask(Task):
         results = self._external[1].get(sample.data.id, [])
         return {"video_id": sample.data.id, "segmentations": [r["segmentations"] for r in results],
                 "scores": [r["score"] for r in results]}  # fmt: skip
+
+    def example_score(self, sample: Sample, prediction: dict) -> float | None:
+        """Mean best video IoU of the video's objects (examples.py); None without ground truth."""
+        return examples.best_iou_recall(sample.data, prediction)
+
+    def draw_example(self, sample: Sample, prediction: dict) -> dict:
+        return examples.draw(sample.data, prediction, self.params.get("sam_pt", {}).get("positive_points"))
 
 
 class UvoEvaluator(Evaluator):
