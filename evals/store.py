@@ -19,12 +19,19 @@ import numpy as np
 _JSON_KEY = "__json__"
 
 
+# The process's umask, read once at import (reading it means setting it): written files get the permissions a plain
+# open() would give them, not mkstemp's owner-only 0600, so results and reports stay readable by a team.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 import torch
 
 from evals.engine import Run, execute, prefetched
-from evals.store import PredictionStore, decode_prediction, encode_prediction
+from evals.store import PredictionStore, atomic_write_json, decode_prediction, encode_prediction
 from tests.fakes import ToyTask, toy_prompt_model
 
 
@@ -67,6 +69,14 @@ def test_prediction_round_trip_is_exact_and_writes_are_atomic(tmp_path):
     store.save("a/b", prediction)
     assert store.load("a/b")["score"] == prediction["score"] and store.load("missing") is None
     assert not list((tmp_path / "store").rglob("*.tmp"))
+
+
+def test_written_files_get_the_permissions_of_a_plain_open(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    atomic_write_json(tmp_path / "r.json", {"a": 1})
+    (tmp_path / "plain").write_text("x")
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode)
 
 
 def test_model_and_external_predictions_are_exclusive(tmp_path):
