@@ -16,18 +16,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from models.checkpoint import sha256_file
-from models.prompt_model import PromptModel
 
-from ..base import Column, Dataset, Evaluator, Sample, Task
-from . import examples
-from .dataset import find_val2017, read_coco_images, read_rgb, require_image_files
+from ..base import Column, Dataset, Evaluator, Sample
+from .box_prompted import BoxPromptedTask
+from .dataset import find_val2017, read_coco_images, require_image_files
 from .metric import MaskAPEvaluator
 from .options import add_mask_protocol_arguments, decoding_params, evaluation_params
 from .prompts import GROUND_TRUTH_SCORE, attach_prompts, read_detection_prompts
-from .protocol import segment_image
 from .results_file import mask_detections, read_results_by_image, resolve_results_file
 
 SECTION = "Instance segmentation (COCO) and SegInW"
@@ -44,7 +40,7 @@ MISSING_BOXES = (
 )
 
 
-class CocoTask(Task):
+class CocoTask(BoxPromptedTask):
     name = "coco"
     description = "COCO val2017 instance segmentation from box prompts (ViTDet-H detections), mask AP"
     columns = (
@@ -96,14 +92,6 @@ class CocoTask(Task):
         files = [annotation_file, *(image.path for image in images)]
         return Dataset(name="COCO", split="val2017", root=annotation_file.parent.parent, samples=samples, files=files)
 
-    def load_inputs(self, sample: Sample) -> np.ndarray | None:
-        return read_rgb(sample.data.image) if sample.data.prompts else None  # an image without prompts is skipped
-
-    def predict(self, model: PromptModel, sample: Sample, image: np.ndarray | None) -> dict:
-        params = self.params
-        prompts = sample.data.prompts
-        return {"detections": segment_image(model, image, prompts, params["mask_selection"], params["box_batch"])}
-
     def evaluator(self) -> Evaluator:
         return MaskAPEvaluator(self.params["coco_eval"])
 
@@ -116,13 +104,6 @@ class CocoTask(Task):
             self._external = (path, read_results_by_image(path, ("image_id", "category_id", "score", "segmentation")))
         image = sample.data.image
         return {"detections": mask_detections(self._external[1].get(image.image_id, []), image.height, image.width)}
-
-    def example_score(self, sample: Sample, prediction: dict) -> float | None:
-        """Mean best mask IoU of the image's objects (evals/coco/examples.py); None without ground truth."""
-        return examples.best_iou_recall(sample.data.image, prediction["detections"])
-
-    def draw_example(self, sample: Sample, prediction: dict) -> dict:
-        return examples.draw(sample.data, prediction["detections"])
 
 
 def box_prompt_params(boxes: str | None) -> dict[str, Any]:

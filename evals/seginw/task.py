@@ -26,16 +26,12 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from models.prompt_model import PromptModel
-
-from ..base import Column, Dataset, Evaluator, Sample, Task
-from ..coco import examples
-from ..coco.dataset import read_coco_images, read_rgb, require_image_files
+from ..base import Column, Dataset, Evaluator, Sample
+from ..coco.box_prompted import BoxPromptedTask
+from ..coco.dataset import read_coco_images, require_image_files
 from ..coco.options import add_mask_protocol_arguments, decoding_params, evaluation_params
 from ..coco.prompts import attach_prompts, read_detection_prompts
-from ..coco.protocol import MASK_SELECTIONS, segment_image
+from ..coco.protocol import MASK_SELECTIONS
 from ..coco.results_file import mask_detections, read_results_by_image
 from ..detectors.options import add_detector_arguments
 from .datasets import (
@@ -60,7 +56,7 @@ PAPER_MASK_SELECTION = "single"
 SUBSET_NAMES_SHOWN = 3  # a subset of up to this many datasets is named in the run name, a larger one hashed
 
 
-class SegInWTask(Task):
+class SegInWTask(BoxPromptedTask):
     name = "seginw"
     description = "SegInW (25 datasets) instance segmentation from Grounding-DINO Swin-B boxes, mean mask AP"
     columns = (Column("mean_AP", "SegInW mean AP", SECTION, paper=PAPER_MEAN_AP),)
@@ -146,14 +142,6 @@ class SegInWTask(Task):
         except ValueError as err:
             raise ValueError(f"{path} does not match {name}'s annotation file: {err}") from err
 
-    def load_inputs(self, sample: Sample) -> np.ndarray | None:
-        return read_rgb(sample.data.image) if sample.data.prompts else None  # an image without prompts is skipped
-
-    def predict(self, model: PromptModel, sample: Sample, image: np.ndarray | None) -> dict:
-        params = self.params
-        prompts = sample.data.prompts
-        return {"detections": segment_image(model, image, prompts, params["mask_selection"], params["box_batch"])}
-
     def evaluator(self) -> Evaluator:
         return SegInWEvaluator(self.params["coco_eval"])
 
@@ -166,13 +154,6 @@ class SegInWTask(Task):
             path = predictions_file(directory, name)
             self._external[name] = read_results_by_image(path, ("image_id", "category_id", "score", "segmentation"))
         return {"detections": mask_detections(self._external[name].get(image.image_id, []), image.height, image.width)}
-
-    def example_score(self, sample: Sample, prediction: dict) -> float | None:
-        """Mean best mask IoU of the image's objects (evals/coco/examples.py); None without ground truth."""
-        return examples.best_iou_recall(sample.data.image, prediction["detections"])
-
-    def draw_example(self, sample: Sample, prediction: dict) -> dict:
-        return examples.draw(sample.data, prediction["detections"])
 
 
 def subset_label(datasets: tuple[str, ...]) -> str:
