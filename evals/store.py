@@ -62,6 +62,19 @@ def decode_prediction(data: bytes) -> dict[str, Any]:
     return prediction
 
 
+def sample_file(directory: Path, sample_id: str, container: str) -> Path:
+    """<directory>/<sample_id>.npz; an id that would name a file outside `directory` is an error."""
+    parts = Path(sample_id).parts
+    if not parts or Path(sample_id).is_absolute() or ".." in parts:
+        raise ValueError(f"sample id {sample_id!r} cannot name a file inside {container}")
+    return Path(directory) / f"{sample_id}.npz"
+
+
+def differing_keys(stored: dict, wanted: dict) -> list[str]:
+    """The keys whose values differ between two manifests (present in one only counts), sorted."""
+    return sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+
+
 class PredictionStore:
     def __init__(self, directory: Path, manifest: dict[str, Any]):
         self.directory = Path(directory)
@@ -69,19 +82,16 @@ class PredictionStore:
         if manifest_path.is_file():
             stored = json.loads(manifest_path.read_text())
             if stored != manifest:
-                changed = sorted(k for k in set(stored) | set(manifest) if stored.get(k) != manifest.get(k))
                 raise RuntimeError(
-                    f"{self.directory} holds predictions made with other settings (differing: {', '.join(changed)}).\n"
+                    f"{self.directory} holds predictions made with other settings "
+                    f"(differing: {', '.join(differing_keys(stored, manifest))}).\n"
                     "Delete that folder to start over, or pass another --out."
                 )
         else:
             atomic_write_json(manifest_path, manifest)
 
     def path(self, sample_id: str) -> Path:
-        parts = Path(sample_id).parts
-        if not parts or Path(sample_id).is_absolute() or ".." in parts:
-            raise ValueError(f"sample id {sample_id!r} cannot name a file inside the store")
-        return self.directory / f"{sample_id}.npz"
+        return sample_file(self.directory, sample_id, "the store")
 
     def has(self, sample_id: str) -> bool:
         return self.path(sample_id).is_file()

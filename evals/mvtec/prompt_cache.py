@@ -26,7 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from ..store import atomic_write_bytes, atomic_write_json, decode_prediction, encode_prediction
+from ..store import (
+    atomic_write_bytes,
+    atomic_write_json,
+    decode_prediction,
+    differing_keys,
+    encode_prediction,
+    sample_file,
+)
 
 FORMAT = "saa-plus-prompt-cache/1"
 MANIFEST = "manifest.json"
@@ -74,18 +81,14 @@ class PromptCache:
         if self.exists():
             stored = self.manifest()
             if identity_of(stored) != identity_of(manifest):
-                changed = sorted(k for k in set(identity_of(stored)) | set(identity_of(manifest))
-                                 if stored.get(k) != manifest.get(k))  # fmt: skip
+                changed = differing_keys(identity_of(stored), identity_of(manifest))
                 raise PromptCacheError(f"{self.directory} holds prompts made otherwise (differing: "
                                        f"{', '.join(changed)}); pass another --mvtec-prompts or delete it")  # fmt: skip
             return
         atomic_write_json(self.manifest_path, manifest)
 
     def path(self, sample_id: str) -> Path:
-        parts = Path(sample_id).parts
-        if not parts or Path(sample_id).is_absolute() or ".." in parts:
-            raise ValueError(f"sample id {sample_id!r} cannot name a file inside the prompt cache")
-        return self.directory / f"{sample_id}.npz"
+        return sample_file(self.directory, sample_id, "the prompt cache")
 
     def has(self, sample_id: str) -> bool:
         return self.path(sample_id).is_file()
