@@ -24,7 +24,7 @@ import numpy as np
 from models.prompt_model import PromptModel
 
 from ..base import Column, Dataset, Evaluator, Sample, Task
-from ..trackers import PointTracker, build_tracker, tracker_params
+from ..trackers import LazyTracker, PointTracker, tracker_params
 from ..trackers.options import add_tracker_arguments
 from . import examples
 from .dataset import SOURCE_RESOLUTIONS, DavisVideo, dataset_files, find_davis_root, load_davis_videos
@@ -65,7 +65,7 @@ class DavisTask(Task):
         self.options = None
         if params.get("masks_from") == "SAM-PT":
             self.options = SamPtOptions(**{k: params[k] for k in SamPtOptions.__dataclass_fields__})
-        self._tracker: tuple[str, PointTracker] | None = None  # (device, tracker), built on the first video
+        self._tracker = LazyTracker()
 
     def variant(self) -> str | None:
         """The choices that differ from SAM-PT v1's defaults, e.g. 'lk' or 'lk.refine3' (None: the defaults).
@@ -132,10 +132,7 @@ class DavisTask(Task):
                        files=dataset_files(videos))  # fmt: skip
 
     def tracker(self, device) -> PointTracker:
-        if self._tracker is None or self._tracker[0] != str(device):
-            settings = self.params["tracker"]
-            self._tracker = (str(device), build_tracker(settings["tracker"], settings.get("checkpoint"), str(device)))
-        return self._tracker[1]
+        return self._tracker.get(self.params["tracker"], device)
 
     def load_inputs(self, sample: Sample) -> np.ndarray:
         return np.stack([read_working_frame(path) for path in sample.data.frame_paths])

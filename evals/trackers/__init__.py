@@ -51,4 +51,17 @@ def build_tracker(name: str, checkpoint: Path | str | None = None, device: str =
     raise ValueError(f"unknown tracker {name!r}; known: {', '.join(TRACKERS)}")
 
 
-__all__ = ["TRACKERS", "PointTracker", "TrackerUnavailable", "Tracks", "build_tracker", "tracker_params"]
+class LazyTracker:
+    """A task's tracker: built on its first video (loading weights takes seconds), rebuilt only for another device."""
+
+    def __init__(self):
+        self._built: tuple[str, PointTracker] | None = None  # (device, tracker)
+
+    def get(self, settings: dict[str, Any], device) -> PointTracker:
+        """`settings`: the task's recorded `tracker_params`."""
+        if self._built is None or self._built[0] != str(device):
+            self._built = (str(device), build_tracker(settings["tracker"], settings.get("checkpoint"), str(device)))
+        return self._built[1]
+
+
+__all__ = ["TRACKERS", "LazyTracker", "PointTracker", "TrackerUnavailable", "Tracks", "build_tracker", "tracker_params"]

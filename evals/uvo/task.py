@@ -25,7 +25,7 @@ import numpy as np
 from models.prompt_model import PromptModel
 
 from ..base import Column, Dataset, Evaluator, Sample, Task
-from ..trackers import PointTracker, build_tracker, tracker_params
+from ..trackers import LazyTracker, PointTracker, tracker_params
 from ..trackers.options import DEFAULT_TRACKER, add_tracker_arguments
 from . import examples
 from .dataset import UvoVideo, annotations_path, load_uvo_videos, uvo_root
@@ -55,7 +55,7 @@ class UvoTask(Task):
 
     def __init__(self, params: dict[str, Any]):
         super().__init__(params)
-        self._tracker: tuple[str, PointTracker] | None = None
+        self._tracker = LazyTracker()
         self._external: tuple[str, dict[int, list[dict]]] | None = None
 
     @property
@@ -120,10 +120,7 @@ class UvoTask(Task):
                        samples=[Sample(video.name, video) for video in videos], files=files)  # fmt: skip
 
     def tracker(self, device) -> PointTracker:
-        if self._tracker is None or self._tracker[0] != str(device):
-            settings = self.params["tracker"]
-            self._tracker = (str(device), build_tracker(settings["tracker"], settings.get("checkpoint"), str(device)))
-        return self._tracker[1]
+        return self._tracker.get(self.params["tracker"], device)
 
     def load_inputs(self, sample: Sample) -> np.ndarray:
         return np.stack([read_working_frame(path) for path in sample.data.frame_paths])
