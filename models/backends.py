@@ -29,21 +29,29 @@ BACKENDS = ("eager", "channels_last", "jit", "compile", "cudagraphs", "onnxrunti
 PRECISIONS = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class ChannelsLast(nn.Module):
-    def __init__(self, module: nn.Module):
+class EncoderWrapper(nn.Module):
+    """An image encoder run another way; keeps the `img_size` attribute SamPredictor reads."""
+
+    def __init__(self, module: nn.Module, img_size: int | None = None):
         super().__init__()
-        self.module = module.to(memory_format=torch.channels_last)
-        self.img_size = module.img_size
+        self.module = module
+        self.img_size = module.img_size if img_size is None else img_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x)
+
+
+class ChannelsLast(EncoderWrapper):
+    def __init__(self, module: nn.Module):
+        super().__init__(module.to(memory_format=torch.channels_last))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.module(x.contiguous(memory_format=torch.channels_last)).contiguous()
 
 
-class CudaGraphs(nn.Module):
+class CudaGraphs(EncoderWrapper):
     def __init__(self, module: nn.Module):
-        super().__init__()
-        self.module = torch.compile(module, mode="reduce-overhead")
-        self.img_size = module.img_size
+        super().__init__(torch.compile(module, mode="reduce-overhead"), module.img_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The graph writes every replay's output into the same buffer: a copy keeps this embedding valid after the
@@ -104,21 +112,19 @@ def accelerate(encoder: nn.Module, backend: str, device: torch.device, onnx_dir:
     if backend == "jit":
         with torch.no_grad():
             traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(encoder, example)))
-        return _with_img_size(traced, encoder.img_size)
+        return EncoderWrapper(traced, encoder.img_size)
     onnx_dir = Path(onnx_dir or tempfile.mkdtemp(prefix="samzero-onnx-"))
     path = export_onnx(encoder, example, onnx_dir / "image_encoder.onnx")
     return OnnxRuntimeModule(path, encoder.img_size, device)
 
 
-class Autocast(nn.Module):
+class Autocast(EncoderWrapper):
     """The encoder under autocast in a 16-bit dtype; its embedding returns as float32 for the float32 decoder."""
 
     def __init__(self, module: nn.Module, dtype: torch.dtype, device_type: str):
-        super().__init__()
-        self.module = module
+        super().__init__(module)
         self.dtype = dtype
         self.device_type = device_type
-        self.img_size = module.img_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(self.device_type, dtype=self.dtype):
@@ -136,13 +142,8 @@ def use_full_float32() -> None:
     torch.backends.cuda.matmul.allow_tf32 = False
 
 
-class TensorFloat32(nn.Module):
+class TensorFloat32(EncoderWrapper):
     """The encoder with TF32 tensor cores for its float32 convolutions and matrix products (CUDA)."""
-
-    def __init__(self, module: nn.Module):
-        super().__init__()
-        self.module = module
-        self.img_size = module.img_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
@@ -162,8 +163,8 @@ def check_precision(precision: str, backend: str, device: torch.device) -> None:
     if precision == "fp32":
         return
     if backend in ("jit", "onnxruntime"):
-        raise ValueError(f"--precision {precision} runs under torch.autocast, which the {backend} backend does not "
-                         "see; use eager, channels_last or compile")  # fmt: skip
+        raise ValueError(f"--precision {precision} changes how PyTorch runs the encoder (torch.autocast, TF32 flags), "
+                         f"which the {backend} backend does not see; use eager, channels_last, compile or cudagraphs")
     if precision == "tf32" and device.type != "cuda":
         raise ValueError("--precision tf32 needs a CUDA device (TF32 is a mode of NVIDIA tensor cores)")
     if precision == "fp16" and device.type != "cuda":
@@ -179,15 +180,3 @@ def with_precision(encoder: nn.Module, precision: str, backend: str, device: tor
     if precision == "tf32":
         return TensorFloat32(encoder)
     return Autocast(encoder, PRECISIONS[precision], device.type)
-
-
-class _with_img_size(nn.Module):
-    """Give a scripted module the `img_size` attribute SamPredictor reads."""
-
-    def __init__(self, module, img_size: int):
-        super().__init__()
-        self.module = module
-        self.img_size = img_size
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x)
