@@ -25,13 +25,9 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
 from models import build_untrained  # noqa: E402
 from models.backends import use_full_float32, with_precision  # noqa: E402
-from tests.test_parity import DATA, VARIANTS, official_protocol, parity_model  # noqa: E402
+from tests.test_parity import DATA, VARIANTS, official_protocol, parity_model, relative_error  # noqa: E402
 
 PROMPTS = ("point", "box", "combo")
-
-
-def relative_error(ours: np.ndarray, ref: np.ndarray) -> float:
-    return float(np.abs(ours.astype(np.float64) - ref).max() / np.abs(ref).max())
 
 
 def mask_iou(ours: np.ndarray, ref: np.ndarray) -> float:
