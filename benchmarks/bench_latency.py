@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
 from models import build_sam  # noqa: E402
-from models.backends import BACKENDS, accelerate, use_full_float32, with_precision  # noqa: E402
+from models.backends import BACKENDS, optimise_encoder, use_full_float32  # noqa: E402
 
 
 def synchronize(device: torch.device) -> None:
@@ -29,12 +29,15 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def build_encoder(model: str, config: str, device: torch.device) -> torch.nn.Module:
+def build_encoder(
+    model: str, config: str, device: torch.device, memory_format: torch.memory_format = torch.contiguous_format
+) -> torch.nn.Module:
     """A configuration is a backend, or `eager_unfused` (the official code's model), with an optional `+precision`."""
     backend, _, precision = config.partition("+")
     encoder = build_sam(model, random_init=True, fuse=backend != "eager_unfused", device=device).image_encoder
+    encoder = encoder.to(memory_format=memory_format)
     backend = "eager" if backend == "eager_unfused" else backend
-    return with_precision(accelerate(encoder, backend, device), precision or "fp32", backend, device)
+    return optimise_encoder(encoder, backend, precision or "fp32", device)
 
 
 def main() -> None:
@@ -45,7 +48,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--backends", nargs="+", default=["eager_unfused", *BACKENDS],
-                        help="configurations: a backend or eager_unfused, optionally +tf32 / +bf16 / +fp16")
+                        help="configurations: a backend or eager_unfused, optionally +bf16x3 / +tf32 / +bf16 / +fp16")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -1,11 +1,11 @@
-"""Numeric drift of a 16-bit image encoder (`--precision bf16|fp16`) against float32, on the parity inputs.
+"""Numeric drift of the image encoder in `--precision bf16x3|tf32|bf16|fp16` against float32, on the parity inputs.
 
     python benchmarks/precision_drift.py --device cuda [--models repvit mobilesam vit_b] [--precisions bf16 fp16]
 
 Two weight sets per model: the parity weights (tests/parity_weights.py, derived from the official key layout; the
 official reference outputs in tests/data/parity were made with them) and the constructors' initialisation (seed 0),
 whose activations are of a more ordinary scale. Each model runs the parity protocol (SamPredictor: the image
-embedding, then point, box and point+box+mask prompts) in float32 and in each 16-bit precision on the same device.
+embedding, then point, box and point+box+mask prompts) in float32 and in each other precision on the same device.
 Printed per prompt kind: relative error (max |diff| / max |fp32|) of the embedding, the mask logits and the
 predicted IoU, and the IoU of the binary masks (logits > 0) with float32's. The float32 row compares with the
 official reference arrays instead.
@@ -13,6 +13,7 @@ official reference arrays instead.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
 from models import build_untrained  # noqa: E402
-from models.backends import use_full_float32, with_precision  # noqa: E402
+from models.backends import optimise_encoder, use_full_float32  # noqa: E402
 from tests.test_parity import DATA, VARIANTS, official_protocol, parity_model, relative_error  # noqa: E402
 
 PROMPTS = ("point", "box", "combo")
@@ -60,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--models", nargs="+", default=list(VARIANTS))
-    parser.add_argument("--precisions", nargs="+", default=["tf32", "bf16", "fp16"])
+    parser.add_argument("--precisions", nargs="+", default=["bf16x3", "tf32", "bf16", "fp16"])
     parser.add_argument("--json", type=Path, help="also write every number here")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -76,7 +77,7 @@ def main() -> None:
                 rows.append({"model": name, "weights": weights, "precision": "fp32 vs official", **drift(fp32, reference)})
             encoder = sam.image_encoder
             for precision in precisions:
-                sam.image_encoder = with_precision(encoder, precision, "eager", device)
+                sam.image_encoder = optimise_encoder(copy.deepcopy(encoder), "eager", precision, device)
                 rows.append({"model": name, "weights": weights, "precision": precision,
                              **drift(official_protocol(sam, reference), fp32)})  # fmt: skip
     keys = ["features", *(f"{p}.{k}" for p in PROMPTS for k in ("logits", "iou", "mask_iou"))]

@@ -39,9 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, help="evaluate only the first N samples (quick runs)")
     parser.add_argument("--predictions", type=Path, help="score another method's saved predictions from DIR, no model")
     parser.add_argument("--backend", choices=BACKENDS, default="eager", help="image-encoder backend (models/backends.py)")
-    parser.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
-                        help="image-encoder precision: fp32 is full float32 (also on CUDA); tf32 (CUDA) uses TF32 tensor cores; "
-                             "bf16/fp16 run it under torch.autocast (fp16: CUDA only)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="image-encoder precision: fp32 is full float32 (also on CUDA); bf16x3 (CUDA) is float32 to ~1e-5 on "
+                             "bfloat16 tensor cores (models/bf16x3.py); tf32 (CUDA) uses TF32 tensor cores; bf16/fp16 run it "
+                             "under torch.autocast (fp16: CUDA only)")
     parser.add_argument("--no-fuse", dest="fuse", action="store_false", help="keep RepViT's training-time branches unfused")
     parser.add_argument("--untrained", action="store_true", help="use untrained weights (pipeline checks only; marked in the results)")
     parser.add_argument("--untrained-if-missing", action="store_true", help="use untrained weights when the checkpoint file is absent (the demo)")

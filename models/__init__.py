@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from segment_anything.modeling import Sam
 
-from .backends import BACKENDS, PRECISIONS, accelerate, check_precision, use_full_float32, with_precision
+from .backends import BACKENDS, PRECISIONS, check_precision, optimise_encoder, use_full_float32
 from .checkpoint import CheckpointError, load_strict, read_state_dict, sha256_file
 from .prompt_model import MaskPrediction, PromptModel
 from .registry import MODELS, ModelSpec, model_spec
@@ -75,8 +75,7 @@ def load_prompt_model(
     check_precision(precision, backend, torch.device(device))  # before the minutes of loading, not after
     use_full_float32()  # the decoder always, and the encoder unless `precision` says otherwise
     sam = build_sam(name, checkpoint=checkpoint, device=device, fuse=fuse, random_init=untrained)
-    encoder = accelerate(sam.image_encoder, backend, sam.device)
-    sam.image_encoder = with_precision(encoder, precision, backend, sam.device)
+    sam.image_encoder = optimise_encoder(sam.image_encoder, backend, precision, sam.device)
     sam.provenance["backend"] = backend
     sam.provenance["precision"] = precision
     return PromptModel(sam)

@@ -11,11 +11,13 @@ they differ only in speed. Chosen with `--backend`, recorded in the results.
     onnxruntime    ONNX export run by ONNX Runtime (CPU, or CUDA when available)
 
 Precision (`--precision`) is separate. `fp32` is the reference: full float32, also on CUDA (see
-`use_full_float32`). `tf32` lets the encoder's float32 convolutions and matrix products use TF32 tensor cores
-(CUDA). `bf16` / `fp16` run the encoder under `torch.autocast` (matrix products and convolutions in 16 bits,
-normalisations and softmax kept in float32 by autocast's op lists). Each hands a float32 embedding to the float32
-prompt encoder and mask decoder. All but fp32 change the numbers: their drift against fp32 on the parity inputs is
-measured by benchmarks/precision_drift.py (BENCHMARKS.md).
+`use_full_float32`). `bf16x3` (CUDA) computes the encoder's weight products on bfloat16 tensor cores split into
+three terms (models/bf16x3.py): float32 to ~1e-5, checked to 1e-4 against fp32 like a backend. `tf32` lets the
+encoder's float32 convolutions and matrix products use TF32 tensor cores (CUDA). `bf16` / `fp16` run the encoder
+under `torch.autocast` (matrix products and convolutions in 16 bits, normalisations and softmax kept in float32 by
+autocast's op lists). Each hands a float32 embedding to the float32 prompt encoder and mask decoder. tf32, bf16 and
+fp16 change the numbers: their drift against fp32 on the parity inputs is measured by
+benchmarks/precision_drift.py (BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -25,8 +27,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .bf16x3 import to_bf16x3
+
 BACKENDS = ("eager", "channels_last", "jit", "compile", "cudagraphs", "onnxruntime")
-PRECISIONS = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = ("fp32", "bf16x3", "tf32", "bf16", "fp16")
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class EncoderWrapper(nn.Module):
@@ -163,8 +168,12 @@ def check_precision(precision: str, backend: str, device: torch.device) -> None:
     if precision == "fp32":
         return
     if backend in ("jit", "onnxruntime"):
-        raise ValueError(f"--precision {precision} changes how PyTorch runs the encoder (torch.autocast, TF32 flags), "
-                         f"which the {backend} backend does not see; use eager, channels_last, compile or cudagraphs")
+        raise ValueError(f"--precision {precision} changes how PyTorch runs the encoder (torch.autocast, TF32 flags, "
+                         f"bf16x3 layers), which the {backend} backend does not see; use eager, channels_last, compile "
+                         "or cudagraphs")  # fmt: skip
+    if precision == "bf16x3" and device.type != "cuda":
+        raise ValueError("--precision bf16x3 needs a CUDA device (bfloat16 tensor cores with float32 output); on CPU "
+                         "this PyTorch has no such product and bf16x3 would be slower than fp32")  # fmt: skip
     if precision == "tf32" and device.type != "cuda":
         raise ValueError("--precision tf32 needs a CUDA device (TF32 is a mode of NVIDIA tensor cores)")
     if precision == "fp16" and device.type != "cuda":
@@ -173,10 +182,21 @@ def check_precision(precision: str, backend: str, device: torch.device) -> None:
 
 
 def with_precision(encoder: nn.Module, precision: str, backend: str, device: torch.device) -> nn.Module:
-    """`encoder` (already given its backend) run in `precision`."""
+    """`encoder` (already given its backend) run in `precision`: the wrappers that set a mode around its forward."""
     check_precision(precision, backend, device)
-    if precision == "fp32":
-        return encoder
     if precision == "tf32":
         return TensorFloat32(encoder)
-    return Autocast(encoder, PRECISIONS[precision], device.type)
+    if precision in AUTOCAST_DTYPES:
+        return Autocast(encoder, AUTOCAST_DTYPES[precision], device.type)
+    return encoder  # fp32, and bf16x3 whose layers were replaced before the backend (optimise_encoder)
+
+
+def optimise_encoder(
+    encoder: nn.Module, backend: str, precision: str, device: torch.device, onnx_dir: Path | None = None
+) -> nn.Module:
+    """The image encoder as inference runs it: bf16x3 layers (which the backend must compile), the backend, then
+    the precision's wrapper."""
+    check_precision(precision, backend, device)
+    if precision == "bf16x3":
+        encoder = to_bf16x3(encoder)
+    return with_precision(accelerate(encoder, backend, device, onnx_dir), precision, backend, device)
