@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .bf16x3 import to_bf16x3
+from .bf16x3 import has_bf16_product, to_bf16x3
 
 BACKENDS = ("eager", "channels_last", "jit", "compile", "cudagraphs", "onnxruntime")
 PRECISIONS = ("fp32", "bf16x3", "tf32", "bf16", "fp16")
@@ -174,6 +174,9 @@ def check_precision(precision: str, backend: str, device: torch.device) -> None:
     if precision == "bf16x3" and device.type != "cuda":
         raise ValueError("--precision bf16x3 needs a CUDA device (bfloat16 tensor cores with float32 output); on CPU "
                          "this PyTorch has no such product and bf16x3 would be slower than fp32")  # fmt: skip
+    if precision == "bf16x3" and not has_bf16_product():
+        raise ValueError(f"--precision bf16x3 needs torch.mm(..., out_dtype=), which PyTorch {torch.__version__} "
+                         "lacks; install PyTorch 2.8 or later")  # fmt: skip
     if precision == "tf32" and device.type != "cuda":
         raise ValueError("--precision tf32 needs a CUDA device (TF32 is a mode of NVIDIA tensor cores)")
     if precision == "fp16" and device.type != "cuda":

@@ -39,6 +39,11 @@ def split_bf16(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return hi.to(torch.bfloat16), (x - hi).to(torch.bfloat16)
 
 
+def has_bf16_product() -> bool:
+    """Whether this PyTorch has the bfloat16 x bfloat16 -> float32 product (`torch.mm(..., out_dtype=)`, 2.8+)."""
+    return "dtype" in torch.ops.aten.mm.overloads()
+
+
 def bf16_products(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """a @ b in float32 for bfloat16 a (M x K) and b (K x N): exact products, float32 accumulation."""
     if a.is_cuda:
@@ -54,7 +59,7 @@ class Bf16x3Linear(nn.Module):
         w_hi, w_lo = split_bf16(weight.detach().float())
         # Two products rather than one over [x_hi | x_hi | x_lo]: under torch.compile the split then fuses into the
         # kernel that makes x and writes x_hi and x_lo once, where concatenating them made Inductor recompute x
-        # (a GELU, say) for every copy: 3.6 of 7 ms of RepViT-SAM's encoder on an H200 (BENCHMARKS.md).
+        # (a GELU, say) for every copy: 3.4 of 6.9 ms of RepViT-SAM's encoder on an H200 (BENCHMARKS.md).
         self.register_buffer("weight_hi_lo", torch.cat([w_hi, w_lo]).t().contiguous())  # K x 2N, for x_hi
         self.register_buffer("weight_hi", w_hi.t().contiguous())  # K x N, for x_lo
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())

@@ -93,6 +93,12 @@ def test_bf16x3_precision_needs_cuda_and_a_pytorch_backend():
         optimise_encoder(nn.Linear(2, 2), "eager", "bf16x3", torch.device("cpu"))
 
 
+def test_bf16x3_needs_a_pytorch_with_the_mixed_product(monkeypatch):
+    monkeypatch.setattr("models.backends.has_bf16_product", lambda: False)
+    with pytest.raises(ValueError, match="PyTorch 2.8 or later"):
+        check_precision("bf16x3", "cudagraphs", torch.device("cuda"))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("backend", ["eager", "channels_last", "cudagraphs"])
 def test_cuda_bf16x3_encoder_matches_float32(backend, monkeypatch):
