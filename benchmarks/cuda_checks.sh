@@ -91,6 +91,8 @@ stage backends_compiled 100 $python benchmarks/bench_latency.py --device cuda --
     --backends eager_unfused eager compile cudagraphs cudagraphs+tf32 cudagraphs+bf16
 stage bf16x3_backends 150 $python benchmarks/bench_latency.py --device cuda --runs 50 --warmup 10 \
     --backends eager_unfused eager eager+bf16x3 cudagraphs cudagraphs+bf16x3 compile+bf16x3 cudagraphs+tf32
+stage bf16x3_profile 90 $python benchmarks/profile_encoder.py --device cuda --channels-last --runs 20 \
+    --configs cudagraphs+bf16x3 compile+bf16x3  # is channels-last worth making the cudagraphs default?
 stage bf16x3_tests 100 $python -m pytest -q -p no:cacheprovider tests/test_bf16x3.py tests/test_backends.py
 stage bf16x3_models 60 bf16x3_models
 TAIL=60 stage regression_bf16x3 80 regression_bf16x3

@@ -49,13 +49,14 @@ def test_incomplete_command_lines_are_usage_errors(argv):
         cli.main(argv)
 
 
-def test_fp16_on_cpu_fails_before_the_model_loads(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("precision", ["fp16", "bf16x3"])
+def test_cuda_precision_on_cpu_fails_before_the_model_loads(precision, tmp_path, capsys, monkeypatch):
     import models
 
     monkeypatch.setattr(models, "build_sam", lambda *a, **k: pytest.fail("the model was built before the check"))
-    code = cli.main(["--task", "latency", "--model", "repvit", "--untrained", "--precision", "fp16", "--out", str(tmp_path)])
+    code = cli.main(["--task", "latency", "--model", "repvit", "--untrained", "--precision", precision, "--out", str(tmp_path)])
     assert code == 2
-    assert "--precision fp16 needs a CUDA device" in capsys.readouterr().err
+    assert f"--precision {precision} needs a CUDA device" in capsys.readouterr().err
 
 
 def test_run_name_records_backend_and_precision():
