@@ -90,6 +90,16 @@ def thin_frames(frames: Frames) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
+def _queue(p, image, stamp, mark, candidates, n_candidates):  # pragma: no cover - compiled
+    """Append foreground pixel ``p`` to ``candidates`` once per round ``mark``; returns the new count."""
+    if image[p] and stamp[p] != mark:
+        stamp[p] = mark
+        candidates[n_candidates] = p
+        n_candidates += 1
+    return n_candidates
+
+
+@numba.njit(cache=True, nogil=True)
 def _thin_frames(frames, row, offsets, tables):  # pragma: no cover - compiled
     """Thin every padded, flattened map of ``frames`` (K, size) in place (a zero frame of >= 1 pixel)."""
     size = frames.shape[1]
@@ -155,27 +165,14 @@ def _thin_frames(frames, row, offsets, tables):  # pragma: no cover - compiled
             mark += 1
             n_candidates = 0
             for i in range(n_deleted):
-                q = deleted[i]
                 for b in range(8):
-                    p = q + offsets[b]
-                    if image[p] and stamp[p] != mark:
-                        stamp[p] = mark
-                        candidates[n_candidates] = p
-                        n_candidates += 1
+                    n_candidates = _queue(deleted[i] + offsets[b], image, stamp, mark, candidates, n_candidates)
             n_new = n_candidates
             for i in range(n_fresh):
-                p = fresh[i]
-                if image[p] and stamp[p] != mark:
-                    stamp[p] = mark
-                    candidates[n_candidates] = p
-                    n_candidates += 1
+                n_candidates = _queue(fresh[i], image, stamp, mark, candidates, n_candidates)
             if subiteration == 0:
                 for i in range(n_initial):
-                    p = initial[i]
-                    if image[p] and stamp[p] != mark:
-                        stamp[p] = mark
-                        candidates[n_candidates] = p
-                        n_candidates += 1
+                    n_candidates = _queue(initial[i], image, stamp, mark, candidates, n_candidates)
             fresh[:n_new] = candidates[:n_new]
             n_fresh = n_new
             subiteration += 1
