@@ -20,7 +20,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
-from models import build_sam  # noqa: E402
+from models import build_model  # noqa: E402
 from models.backends import BACKENDS, optimise_encoder, use_full_float32  # noqa: E402
 
 
@@ -34,10 +34,11 @@ def build_encoder(
 ) -> torch.nn.Module:
     """A configuration is a backend, or `eager_unfused` (the official code's model), with an optional `+precision`."""
     backend, _, precision = config.partition("+")
-    encoder = build_sam(model, random_init=True, fuse=backend != "eager_unfused", device=device).image_encoder
+    encoder = build_model(model, random_init=True, fuse=backend != "eager_unfused", device=device).image_encoder
     encoder = encoder.to(memory_format=memory_format)
     backend = "eager" if backend == "eager_unfused" else backend
-    return optimise_encoder(encoder, backend, precision or "fp32", device)
+    example = torch.zeros(1, 3, encoder.img_size, encoder.img_size, device=device)
+    return optimise_encoder(encoder, backend, precision or "fp32", device, example=example)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
-from models import build_sam  # noqa: E402
+from models import build_model  # noqa: E402
 
 
 def timed(call) -> float:
@@ -39,7 +39,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     official = repvit().eval()
-    ours = build_sam("repvit", random_init=True, fuse=False).image_encoder.eval()
+    ours = build_model("repvit", random_init=True, fuse=False).image_encoder.eval()
     ours.load_state_dict(official.state_dict(), strict=True)
     image = torch.randn(1, 3, 1024, 1024)
     times: dict[str, list[float]] = {"official, torch.no_grad": [], "ours, torch.inference_mode": []}

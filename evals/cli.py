@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from models import BACKENDS, MODELS, PRECISIONS, CheckpointError, load_prompt_model, model_spec
+from models import CheckpointError, UnknownModel, load_prompt_model, model_variant, variant_names
+from models.settings import BACKENDS, PRECISIONS
 
 from . import distributed
 from .base import Task
@@ -31,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--task", choices=[*TASKS, "all"], help="task to run ('all': every task that has landed)")
-    parser.add_argument("--model", help=f"model to evaluate: {', '.join(MODELS)} (with --predictions: any row name)")
+    parser.add_argument("--model", help=f"model to evaluate: {', '.join(variant_names())} (with --predictions: any row name)")
+    parser.add_argument("--model-module", action="append", default=[], metavar="MODULE",
+                        help="import MODULE (a plug-in model family) before resolving --model; repeatable")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint file (default: weights/<official file name>)")
     parser.add_argument("--data-root", type=Path, default=Path("datasets"), help="root of the datasets (see datasets/README.md)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder")
@@ -72,7 +75,7 @@ def detecting_tasks() -> list[str]:
 def resolve_untrained(args: argparse.Namespace) -> tuple[bool, str | None]:
     if args.untrained:
         return True, "--untrained"
-    path = args.checkpoint or model_spec(args.model).default_checkpoint
+    path = args.checkpoint or model_variant(args.model).default_checkpoint
     if args.untrained_if_missing and not Path(path).is_file():
         return True, f"{path} not found"
     return False, None
@@ -81,6 +84,10 @@ def resolve_untrained(args: argparse.Namespace) -> tuple[bool, str | None]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.model_module:
+        from models.registry import load_plugins
+
+        load_plugins(tuple(args.model_module))
     if args.task is None and not (args.tables or args.report) and args.compare is None and args.detect is None:
         parser.error("give --task (and --model), --detect, --tables, --report or --compare")
     try:
@@ -98,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             return update_baseline(args.out, args.compare)
         if args.compare is not None:
             return run_compare(args.compare, args.out, args.tolerance)
-    except (CheckpointError, TaskNotAvailable, FileNotFoundError, RuntimeError, ValueError) as err:
+    except (CheckpointError, TaskNotAvailable, UnknownModel, FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
@@ -113,10 +120,10 @@ def run_tasks(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
     args.device = distributed.init_from_environment(args.device)  # under torchrun: join the group, pick the GPU
     model = None
     if args.predictions is None:
-        spec = model_spec(args.model)  # unknown names fail before anything is loaded
+        spec = model_variant(args.model)  # unknown names fail before anything is loaded
         untrained, reason = resolve_untrained(args)
         if untrained:
-            print(UNTRAINED_BANNER.format(model=spec.display, reason=reason, file=spec.checkpoint_file,
+            print(UNTRAINED_BANNER.format(model=spec.display, reason=reason, file=spec.checkpoint,
                                           path=spec.default_checkpoint), file=sys.stderr)  # fmt: skip
         model = load_prompt_model(
             args.model, args.checkpoint, device=args.device, fuse=args.fuse, backend=args.backend,

@@ -12,12 +12,12 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from models.registry import MODELS
+from models.registry import PAPER_ROWS, model_variant, variant_names
 
 from .base import Column, Task
 from .registry import available_tasks, task_class
 
-PAPER_ORDER = list(MODELS)  # registry order is the paper's row order
+PAPER_ORDER = variant_names()  # registry order: the paper's rows first
 
 
 def load_results(out: Path) -> dict[str, dict[str, dict]]:
@@ -113,15 +113,15 @@ def render_models_as_columns(task: type[Task], results: dict) -> str:
 
     encoder, decoder = task.columns
     runs = results.get(task.name, {})
-    header = ["Platform"] + [f"{encoder.label}: {MODELS[m].display}" for m in PAPER_ORDER] + [decoder.label]
+    header = ["Platform"] + [f"{encoder.label}: {model_variant(m).display}" for m in PAPER_ROWS] + [decoder.label]
     lines = [f"## {encoder.section}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
 
     def row(label: str, encoder_ms: dict[str, float | str], decoder_ms: float | None) -> str:
         numbers = {m: v for m, v in encoder_ms.items() if isinstance(v, float)}
-        marks = rank_marks({m: numbers.get(m) for m in PAPER_ORDER}, higher_is_better=False)
+        marks = rank_marks({m: numbers.get(m) for m in PAPER_ROWS}, higher_is_better=False)
         cells = [
             format_value(numbers[m], encoder.digits, marks.get(m)) if m in numbers else str(encoder_ms.get(m, ""))
-            for m in PAPER_ORDER
+            for m in PAPER_ROWS
         ]
         return "| " + " | ".join([label, *cells, "" if decoder_ms is None else format_value(decoder_ms, decoder.digits, None)]) + " |"
 

@@ -28,19 +28,18 @@ import torch
 from torch import nn
 
 from .bf16x3 import has_bf16_product, to_bf16x3
-
-BACKENDS = ("eager", "channels_last", "jit", "compile", "cudagraphs", "onnxruntime")
-PRECISIONS = ("fp32", "bf16x3", "tf32", "bf16", "fp16")
+from .registry import Capabilities
+from .settings import BACKENDS, PRECISIONS
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class EncoderWrapper(nn.Module):
-    """An image encoder run another way; keeps the `img_size` attribute SamPredictor reads."""
+    """An image encoder run another way; keeps the `img_size` attribute SamPredictor reads (where it has one)."""
 
     def __init__(self, module: nn.Module, img_size: int | None = None):
         super().__init__()
         self.module = module
-        self.img_size = module.img_size if img_size is None else img_size
+        self.img_size = getattr(module, "img_size", None) if img_size is None else img_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.module(x)
@@ -56,7 +55,7 @@ class ChannelsLast(EncoderWrapper):
 
 class CudaGraphs(EncoderWrapper):
     def __init__(self, module: nn.Module):
-        super().__init__(torch.compile(module, mode="reduce-overhead"), module.img_size)
+        super().__init__(torch.compile(module, mode="reduce-overhead"), getattr(module, "img_size", None))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The graph writes every replay's output into the same buffer: a copy keeps this embedding valid after the
@@ -67,7 +66,7 @@ class CudaGraphs(EncoderWrapper):
 class OnnxRuntimeModule(nn.Module):
     """An exported module run by ONNX Runtime, callable like the torch module it came from."""
 
-    def __init__(self, onnx_path: Path, img_size: int, device: torch.device):
+    def __init__(self, onnx_path: Path, img_size: int | None, device: torch.device):
         super().__init__()
         import onnxruntime
 
@@ -96,8 +95,10 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: Path) -> Path:
     return path
 
 
-def accelerate(encoder: nn.Module, backend: str, device: torch.device, onnx_dir: Path | None = None) -> nn.Module:
-    """The image encoder run by `backend` (input: B x 3 x img_size x img_size)."""
+def accelerate(encoder: nn.Module, backend: str, device: torch.device, example: torch.Tensor | None = None,
+               onnx_dir: Path | None = None) -> nn.Module:  # fmt: skip
+    """The image encoder run by `backend`. `example`: an input of the shape it will see (1 x 3 x S x S), which the
+    tracing backends (jit, onnxruntime) need."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     encoder = encoder.eval()
@@ -109,18 +110,19 @@ def accelerate(encoder: nn.Module, backend: str, device: torch.device, onnx_dir:
         if device.type != "cuda":
             raise ValueError("the cudagraphs backend needs a CUDA device")
         return CudaGraphs(encoder)
-    example = torch.zeros(1, 3, encoder.img_size, encoder.img_size, device=device)
     if backend == "compile":
         compiled = torch.compile(encoder)
-        compiled.img_size = encoder.img_size
+        compiled.img_size = getattr(encoder, "img_size", None)
         return compiled
+    if example is None:
+        raise ValueError(f"the {backend} backend traces the encoder: give an example input")
     if backend == "jit":
         with torch.no_grad():
             traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(encoder, example)))
-        return EncoderWrapper(traced, encoder.img_size)
+        return EncoderWrapper(traced, getattr(encoder, "img_size", None))
     onnx_dir = Path(onnx_dir or tempfile.mkdtemp(prefix="samzero-onnx-"))
     path = export_onnx(encoder, example, onnx_dir / "image_encoder.onnx")
-    return OnnxRuntimeModule(path, encoder.img_size, device)
+    return OnnxRuntimeModule(path, getattr(encoder, "img_size", None), device)
 
 
 class Autocast(EncoderWrapper):
@@ -195,11 +197,20 @@ def with_precision(encoder: nn.Module, precision: str, backend: str, device: tor
 
 
 def optimise_encoder(
-    encoder: nn.Module, backend: str, precision: str, device: torch.device, onnx_dir: Path | None = None
+    encoder: nn.Module,
+    backend: str,
+    precision: str,
+    device: torch.device,
+    example: torch.Tensor | None = None,
+    capabilities: Capabilities | None = None,
+    onnx_dir: Path | None = None,
 ) -> nn.Module:
     """The image encoder as inference runs it: bf16x3 layers (which the backend must compile), the backend, then
-    the precision's wrapper."""
+    the precision's wrapper. `example`: an input of the encoder's shape (`PromptModel.encoder_example()`)."""
     check_precision(precision, backend, device)
+    if capabilities is not None and not capabilities.encoder_returns_tensor and backend != "eager":
+        raise ValueError(f"--backend {backend} handles encoders that return one tensor; this model's encoder returns "
+                         "several outputs (use --backend eager)")  # fmt: skip
     if precision == "bf16x3":
         encoder = to_bf16x3(encoder)
-    return with_precision(accelerate(encoder, backend, device, onnx_dir), precision, backend, device)
+    return with_precision(accelerate(encoder, backend, device, example, onnx_dir), precision, backend, device)

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .registry import MODELS, OTHER_SIGNATURES, ModelSpec
+from .registry import ModelVariant, identify
 
 
 class CheckpointError(RuntimeError):
@@ -26,44 +26,35 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def read_state_dict(path: str | Path, spec: ModelSpec) -> dict[str, torch.Tensor]:
-    """The state dict inside an official checkpoint file (a plain dict, or one wrapped under `model`)."""
+def missing_checkpoint_message(variant: ModelVariant, path: Path) -> str:
+    return (f"checkpoint for {variant.name!r} not found at {path}: download the official {variant.checkpoint} from "
+            f"{variant.url} and put it at {path} (or pass --checkpoint PATH)")  # fmt: skip
+
+
+def read_state_dict(path: str | Path, variant: ModelVariant) -> dict[str, torch.Tensor]:
+    """The state dict inside an official checkpoint file (a plain dict, or one wrapped under the variant's key)."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint for {spec.name!r} not found at {path}.\n"
-            f"Download the official {spec.checkpoint_file} from {spec.url}\n"
-            f"and put it at {path} (or pass --checkpoint PATH)."
-        )
+        raise CheckpointError(missing_checkpoint_message(variant, path))
     try:
         # weights_only: an official checkpoint is a dict of tensors; refuse to unpickle arbitrary objects.
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for truncated or foreign files
         raise CheckpointError(f"cannot read checkpoint {path}: {type(err).__name__}: {err}") from err
-    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
-        obj = obj["model"]
+    if variant.state_dict_key is not None and isinstance(obj, dict) and isinstance(obj.get(variant.state_dict_key), dict):
+        obj = obj[variant.state_dict_key]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"{path} does not hold a state dict (a mapping of parameter names to tensors)")
     return obj
 
 
-def identify(state_dict: dict[str, torch.Tensor]) -> str | None:
-    """Which known model a state dict belongs to, by its signature key and shape; None when none matches."""
-    candidates = {spec.display + f" (--model {spec.name})": spec.signature for spec in MODELS.values()}
-    candidates.update(OTHER_SIGNATURES)
-    for label, (key, shape) in candidates.items():
-        if key in state_dict and tuple(state_dict[key].shape) == shape:
-            return label
-    return None
-
-
-def load_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], spec: ModelSpec, source: str) -> None:
+def load_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], variant: ModelVariant, source: str) -> None:
     """Load `state_dict` into `model`, refusing anything but an exact match of keys and shapes."""
-    key, shape = spec.signature
+    key, shape = variant.signature
     if key not in state_dict or tuple(state_dict[key].shape) != shape:
-        other = identify(state_dict)
-        what = f"it looks like {other}" if other else "it matches no known SAM-family model"
-        raise CheckpointError(f"{source} is not a {spec.display} checkpoint: {what}")
+        others = identify(state_dict)
+        what = f"it looks like {' or '.join(others)}" if others else "it matches no known SAM-family model"
+        raise CheckpointError(f"{source} is not a {variant.display} checkpoint: {what}")
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
@@ -71,7 +62,7 @@ def load_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], spec: Mod
         k for k in set(expected) & set(state_dict) if tuple(expected[k].shape) != tuple(state_dict[k].shape)
     )
     if missing or unexpected or mismatched:
-        lines = [f"{source} does not match the official {spec.display} layout:"]
+        lines = [f"{source} does not match the official {variant.display} layout:"]
         for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
             if keys:
                 shown = ", ".join(keys[:10]) + (f", ... ({len(keys)} in all)" if len(keys) > 10 else "")

@@ -13,6 +13,7 @@ from segment_anything.modeling import Sam
 from segment_anything.utils.onnx import SamOnnxModel
 
 from .backends import export_onnx
+from .prompt_model import PromptModel
 
 DECODER_INPUTS = ("image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size")
 
@@ -49,13 +50,16 @@ def example_decoder_inputs(num_points: int = 3, seed: int = 0) -> dict[str, torc
     }
 
 
-def export_and_check(sam: Sam, directory: Path) -> dict:
+def export_and_check(model: PromptModel, directory: Path) -> dict:
     """Write image_encoder.onnx and mask_decoder.onnx to `directory`; return each one's error against torch."""
     import onnxruntime
 
+    if not isinstance(getattr(model, "sam", None), Sam):
+        raise ValueError(f"--export onnx knows segment_anything's Sam network; {model.provenance.get('display')} "
+                         "has another one")  # fmt: skip
     directory.mkdir(parents=True, exist_ok=True)
-    sam = sam.cpu().eval()
-    image = torch.randn(1, 3, sam.image_encoder.img_size, sam.image_encoder.img_size, generator=torch.Generator().manual_seed(1))
+    sam = model.sam.cpu().eval()
+    image = model.encoder_example(seed=1).cpu()
     encoder_path = export_onnx(sam.image_encoder, image, directory / "image_encoder.onnx")
     decoder_path = export_decoder(sam, directory / "mask_decoder.onnx")
 

@@ -1,49 +1,74 @@
 """The one model interface every task drives: embed an image once, then answer any number of prompts on it.
 
-Wraps the official `segment_anything.SamPredictor` (preprocessing, coordinate transforms, postprocessing) and
-`SamAutomaticMaskGenerator`. Tests drive the same methods with fakes, so a task never touches `Sam` directly.
+`PromptModel` is abstract: each model family gives an implementation (models/families/), most of them
+`SamPromptModel` (models/sam_prompt_model.py), which drives the official `SamPredictor` protocol. Tasks never touch
+a family's network; latency and the encoder backends reach it through `encoder`, `encoder_example` and
+`decode_once`. Coordinates are (x, y) pixels of the original image throughout.
 """
 from __future__ import annotations
 
-import inspect
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
-from segment_anything import SamAutomaticMaskGenerator, SamPredictor
-from segment_anything.modeling import Sam
+from torch import nn
 
-# SamAutomaticMaskGenerator's own defaults (32x32 points, predicted IoU >= 0.88, stability >= 0.95, box NMS 0.7, no
-# crops, ...), read from the official package so they cannot drift from it. The protocols that use the automatic
-# mask generator (SAM-Not-Perfect's amg.py for salient objects, SAM-PT's vis_eval_root.yaml for UVO) keep them all.
-AMG_DEFAULTS: dict = {
-    name: parameter.default
-    for name, parameter in inspect.signature(SamAutomaticMaskGenerator.__init__).parameters.items()
-    if name not in ("self", "model")
-}
+from .registry import Capabilities, ModelVariant
 
 
 @dataclass
 class MaskPrediction:
-    """Decoder outputs for B prompts with C masks each (C = 3 with multimask output, else 1)."""
+    """Decoder outputs for B prompts with C masks each (C = capabilities.multimask_outputs with multimask output,
+    else 1)."""
 
     logits: torch.Tensor  # B x C x H x W, at the original image resolution; mask = logits > 0
     iou: torch.Tensor  # B x C, the decoder's predicted IoU
-    low_res: torch.Tensor  # B x C x 256 x 256, logits to feed back as `mask_input`
+    low_res: torch.Tensor  # B x C x h x w (SAM: 256 x 256), logits to feed back as `mask_input`
 
 
-class PromptModel:
-    """A SAM-family model behind the prompt interface. Coordinates are (x, y) pixels of the original image."""
+def check_image(image: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB image, got shape {image.shape} dtype {image.dtype}")
 
-    def __init__(self, sam: Sam):
-        self.sam = sam
-        self.predictor = SamPredictor(sam)
-        self.provenance: dict = getattr(sam, "provenance", {})
+
+class PromptModel(ABC):
+    """A SAM-family model behind the prompt interface.
+
+    Subclasses implement `encoder` (get and set: the backends replace it), `set_image`, `image_size`, `embedding`,
+    `predict`, `generate`, `encoder_example` and `decode_once`; this base class times the encoder (the results
+    record its share of the run time) and holds the variant's capabilities and provenance.
+    """
+
+    def __init__(self, variant: ModelVariant | None, provenance: dict, capabilities: Capabilities | None = None):
+        self.variant = variant
+        self.provenance = provenance
+        self.capabilities = capabilities or (variant.capabilities if variant is not None else Capabilities())
         self.encoder_seconds = 0.0  # time spent in the image encoder, whichever path called it (predictor or AMG)
         self.encoder_calls = 0
-        sam.image_encoder.register_forward_pre_hook(self._encoder_started)
-        sam.image_encoder.register_forward_hook(self._encoder_finished)
+        self._hooked: set[int] = set()
+
+    # ------------------------------------------------------------------------------------------ the image encoder
+
+    @property
+    @abstractmethod
+    def encoder(self) -> nn.Module:
+        """The image encoder as inference runs it (input: `encoder_example()`'s shape)."""
+
+    @encoder.setter
+    @abstractmethod
+    def encoder(self, module: nn.Module) -> None: ...
+
+    def time_encoder(self) -> None:
+        """Count the encoder's calls and time (call after the encoder is final, e.g. after a backend is applied)."""
+        module = self.encoder
+        if id(module) in self._hooked:
+            return
+        self._hooked.add(id(module))
+        module.register_forward_pre_hook(self._encoder_started)
+        module.register_forward_hook(self._encoder_finished)
 
     def _encoder_started(self, module, inputs) -> None:
         self._synchronize()
@@ -59,22 +84,34 @@ class PromptModel:
             torch.cuda.synchronize(self.device)
 
     @property
-    def device(self) -> torch.device:
-        return self.sam.device
+    @abstractmethod
+    def device(self) -> torch.device: ...
 
-    @torch.inference_mode()
+    @abstractmethod
+    def encoder_example(self, seed: int = 0) -> torch.Tensor:
+        """A random preprocessed image batch of one, as the encoder takes it (1 x 3 x S x S), on the model's device."""
+
+    @abstractmethod
+    def decode_once(self) -> Callable[[], object]:
+        """A call of the prompt encoder and mask decoder for one point prompt with multimask output on a fixed
+        random embedding, without the upscaling to image size: the paper's mask-decoder latency."""
+
+    # ------------------------------------------------------------------------------------------------ the prompts
+
+    @abstractmethod
     def set_image(self, image: np.ndarray) -> None:
         """Compute the embedding of `image` (H x W x 3 uint8 RGB) once; every `predict` until the next call reuses it."""
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an HxWx3 uint8 RGB image, got shape {image.shape} dtype {image.dtype}")
-        self.predictor.set_image(image, image_format="RGB")
 
     @property
+    @abstractmethod
     def image_size(self) -> tuple[int, int]:
         """(H, W) of the image set last."""
-        return self.predictor.original_size
 
-    @torch.inference_mode()
+    @abstractmethod
+    def embedding(self) -> torch.Tensor:
+        """The image embedding of the image set last, as the decoder reads it (SAM: 1 x 256 x 64 x 64)."""
+
+    @abstractmethod
     def predict(
         self,
         point_coords: np.ndarray | None = None,
@@ -86,23 +123,12 @@ class PromptModel:
         """Decode B prompts at once on the current embedding.
 
         point_coords: B x N x 2 (x, y); point_labels: B x N (1 foreground, 0 background, -1 padding);
-        boxes: B x 4 (x0, y0, x1, y1); mask_input: B x 1 x 256 x 256 low-res logits from an earlier prediction.
+        boxes: B x 4 (x0, y0, x1, y1); mask_input: B x 1 x h x w low-res logits from an earlier prediction.
         """
-        transform, device = self.predictor.transform, self.device
-        size = self.predictor.original_size
-        coords = labels = box = None
-        if point_coords is not None:
-            coords = transform.apply_coords_torch(torch.as_tensor(point_coords, dtype=torch.float, device=device), size)
-            labels = torch.as_tensor(point_labels, dtype=torch.int, device=device)
-        if boxes is not None:
-            box = transform.apply_boxes_torch(torch.as_tensor(boxes, dtype=torch.float, device=device), size)
-        if mask_input is not None:
-            mask_input = mask_input.to(device)
-        logits, iou, low_res = self.predictor.predict_torch(
-            coords, labels, box, mask_input, multimask_output=multimask_output, return_logits=True
-        )
-        return MaskPrediction(logits=logits, iou=iou, low_res=low_res)
 
+    @abstractmethod
     def generate(self, image: np.ndarray, **params) -> list[dict]:
-        """SAM's automatic mask generator on `image` with `params` (SamAutomaticMaskGenerator's arguments)."""
-        return SamAutomaticMaskGenerator(self.sam, **params).generate(image)
+        """Automatic masks of `image` by the family's automatic mask generator (its own where the official code has
+        one, else SAM's), in SamAutomaticMaskGenerator's record format (segmentation, area, bbox, predicted_iou,
+        point_coords, stability_score, crop_box). `params` are SamAutomaticMaskGenerator's keyword arguments
+        (evals/amg.py holds their defaults): the protocols that use automatic masks set them."""

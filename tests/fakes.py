@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from evals.base import Column, Dataset, Evaluator, Sample, Task
-from models.prompt_model import PromptModel
 from models.sam_assembly import assemble_sam
+from models.sam_prompt_model import SamPromptModel
 
 
 class PoolingEncoder(nn.Module):
@@ -25,12 +25,11 @@ class PoolingEncoder(nn.Module):
         return self.project(nn.functional.avg_pool2d(x, 16))
 
 
-def toy_prompt_model(seed: int = 0) -> PromptModel:
+def toy_prompt_model(seed: int = 0) -> SamPromptModel:
     torch.manual_seed(seed)
-    model = PromptModel(assemble_sam(PoolingEncoder()))
-    model.provenance = {"model": "toy", "display": "Toy", "trained": False, "checkpoint_sha256": None,
-                        "fused": False, "backend": "eager"}  # fmt: skip
-    return model
+    provenance = {"model": "toy", "display": "Toy", "trained": False, "checkpoint_sha256": None,
+                  "fused": False, "backend": "eager"}  # fmt: skip
+    return SamPromptModel(assemble_sam(PoolingEncoder()), None, provenance)
 
 
 def disk_image(index: int, size: int = 96) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +63,7 @@ class ToyTask(Task):
     def load_inputs(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
         return disk_image(sample.data)
 
-    def predict(self, model: PromptModel, sample: Sample, inputs: tuple[np.ndarray, np.ndarray]) -> dict:
+    def predict(self, model: SamPromptModel, sample: Sample, inputs: tuple[np.ndarray, np.ndarray]) -> dict:
         if self.fail_after is not None and self.predictions_made >= self.fail_after:
             raise self.failure("simulated kill")
         self.predictions_made += 1

@@ -23,7 +23,7 @@ def encoder_and_reference():
 @pytest.mark.parametrize("backend", ["channels_last", "jit", "onnxruntime"])
 def test_backend_matches_eager(backend, encoder_and_reference, tmp_path):
     encoder, image, reference = encoder_and_reference
-    accelerated = accelerate(encoder, backend, torch.device("cpu"), onnx_dir=tmp_path)
+    accelerated = accelerate(encoder, backend, torch.device("cpu"), example=image, onnx_dir=tmp_path)
     assert accelerated.img_size == SIZE
     with torch.inference_mode():
         out = accelerated(image)
@@ -75,16 +75,26 @@ def test_unsupported_precisions_are_errors(precision, backend, device, message):
         check_precision(precision, backend, torch.device(device))
 
 
-def test_full_float32_turns_tf32_off(monkeypatch):
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)  # PyTorch's default for cuDNN convolutions
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
+@pytest.fixture
+def tf32_flags():
+    """Restores PyTorch's TF32 flags after a test, through their own setters: they are properties of torch's backend
+    modules, which monkeypatch's delattr-based undo cannot restore on every pytest and torch."""
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = cudnn.allow_tf32, matmul.allow_tf32
+    yield cudnn, matmul
+    cudnn.allow_tf32, matmul.allow_tf32 = before
+
+
+def test_full_float32_turns_tf32_off(tf32_flags):
+    cudnn, matmul = tf32_flags
+    cudnn.allow_tf32, matmul.allow_tf32 = True, True  # PyTorch's default for cuDNN convolutions, and a user's choice
     use_full_float32()
     assert torch.backends.cudnn.allow_tf32 is False and torch.backends.cuda.matmul.allow_tf32 is False
 
 
-def test_tf32_wrapper_enables_tf32_only_inside_the_encoder(encoder_and_reference, monkeypatch):
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+def test_tf32_wrapper_enables_tf32_only_inside_the_encoder(tf32_flags):
+    cudnn, matmul = tf32_flags
+    cudnn.allow_tf32, matmul.allow_tf32 = False, False
     seen = []
 
     class Probe(torch.nn.Module):

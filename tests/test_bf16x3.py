@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from models.backends import check_precision, optimise_encoder
+from models.backends import check_precision, optimise_encoder, use_full_float32
 from models.bf16x3 import Bf16x3Conv1x1, Bf16x3Linear, split_bf16, to_bf16x3
 from models.repvit import build_repvit_m23_encoder
 from models.tiny_vit import build_tiny_vit_5m_encoder
@@ -101,9 +101,8 @@ def test_bf16x3_needs_a_pytorch_with_the_mixed_product(monkeypatch):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("backend", ["eager", "channels_last", "cudagraphs"])
-def test_cuda_bf16x3_encoder_matches_float32(backend, monkeypatch):
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # the reference is full float32
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+def test_cuda_bf16x3_encoder_matches_float32(backend):
+    use_full_float32()  # the reference is full float32 (as every run: models.loading sets it for the process)
     torch.manual_seed(0)
     encoder = build_repvit_m23_encoder().eval().fuse().cuda()
     encoder.img_size = 1024

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 import torch
 
-from models import CheckpointError, build_sam, build_untrained
+from models import CheckpointError, build_model, build_untrained
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def checkpoint(tmp_path, mobilesam_state):
 
 
 def test_official_plain_state_dict_loads_and_records_sha256(checkpoint, mobilesam_state):
-    sam = build_sam("mobilesam", checkpoint=checkpoint)
+    sam = build_model("mobilesam", checkpoint=checkpoint)
     assert sam.provenance["checkpoint_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     assert sam.provenance["trained"] is True and not sam.training
     key = "mask_decoder.iou_prediction_head.layers.0.weight"
@@ -33,36 +33,36 @@ def test_official_plain_state_dict_loads_and_records_sha256(checkpoint, mobilesa
 def test_state_dict_wrapped_under_model_key_loads(tmp_path, mobilesam_state):
     path = tmp_path / "wrapped.pt"
     torch.save({"model": mobilesam_state, "epoch": 3}, path)
-    assert build_sam("mobilesam", checkpoint=path).provenance["trained"]
+    assert build_model("mobilesam", checkpoint=path).provenance["trained"]
 
 
 def test_missing_file_names_the_official_url(tmp_path):
     with pytest.raises(CheckpointError, match=r"(?s)not found.*mobile_sam\.pt.*https://"):
-        build_sam("mobilesam", checkpoint=tmp_path / "nope.pt")
+        build_model("mobilesam", checkpoint=tmp_path / "nope.pt")
 
 
 def test_truncated_file_is_an_error(tmp_path, checkpoint):
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(checkpoint.read_bytes()[:100_000])
     with pytest.raises(CheckpointError, match="cannot read"):
-        build_sam("mobilesam", checkpoint=truncated)
+        build_model("mobilesam", checkpoint=truncated)
 
 
 def test_not_a_state_dict_is_an_error(tmp_path):
     path = tmp_path / "list.pt"
     torch.save([1, 2, 3], path)
     with pytest.raises(CheckpointError, match="does not hold a state dict"):
-        build_sam("mobilesam", checkpoint=path)
+        build_model("mobilesam", checkpoint=path)
 
 
 def test_checkpoint_of_another_model_is_named(tmp_path):
     path = tmp_path / "repvit_sam.pt"
     torch.save({"image_encoder.features.0.0.c.weight": torch.zeros(40, 3, 3, 3)}, path)
     with pytest.raises(CheckpointError, match=r"not a MobileSAM checkpoint: it looks like RepViT-SAM \(--model repvit\)"):
-        build_sam("mobilesam", checkpoint=path)
+        build_model("mobilesam", checkpoint=path)
     torch.save({"image_encoder.pos_embed": torch.zeros(1, 64, 64, 1024)}, path)
-    with pytest.raises(CheckpointError, match="looks like SAM ViT-L"):
-        build_sam("vit_b", checkpoint=path)
+    with pytest.raises(CheckpointError, match=r"looks like ViT-L-SAM \(--model vit_l\)"):
+        build_model("vit_b", checkpoint=path)
 
 
 def test_missing_and_unexpected_keys_are_listed(tmp_path, mobilesam_state):
@@ -72,7 +72,7 @@ def test_missing_and_unexpected_keys_are_listed(tmp_path, mobilesam_state):
     path = tmp_path / "edited.pt"
     torch.save(state, path)
     with pytest.raises(CheckpointError) as err:
-        build_sam("mobilesam", checkpoint=path)
+        build_model("mobilesam", checkpoint=path)
     assert "missing keys: mask_decoder.iou_token.weight" in str(err.value)
     assert "unexpected keys: mask_decoder.extra.weight" in str(err.value)
 
@@ -83,9 +83,9 @@ def test_shape_mismatch_is_listed(tmp_path, mobilesam_state):
     path = tmp_path / "reshaped.pt"
     torch.save(state, path)
     with pytest.raises(CheckpointError, match="shape mismatch keys: mask_decoder.iou_token.weight"):
-        build_sam("mobilesam", checkpoint=path)
+        build_model("mobilesam", checkpoint=path)
 
 
 def test_untrained_is_recorded(tmp_path):
-    sam = build_sam("mobilesam", random_init=True)
+    sam = build_model("mobilesam", random_init=True)
     assert sam.provenance["trained"] is False and sam.provenance["checkpoint"] is None

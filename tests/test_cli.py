@@ -53,7 +53,7 @@ def test_incomplete_command_lines_are_usage_errors(argv):
 def test_cuda_precision_on_cpu_fails_before_the_model_loads(precision, tmp_path, capsys, monkeypatch):
     import models
 
-    monkeypatch.setattr(models, "build_sam", lambda *a, **k: pytest.fail("the model was built before the check"))
+    monkeypatch.setattr(models, "build_model", lambda *a, **k: pytest.fail("the model was built before the check"))
     code = cli.main(["--task", "latency", "--model", "repvit", "--untrained", "--precision", precision, "--out", str(tmp_path)])
     assert code == 2
     assert f"--precision {precision} needs a CUDA device" in capsys.readouterr().err

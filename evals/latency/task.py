@@ -94,27 +94,17 @@ class LatencyTask(Task):
         return Dataset(name="synthetic 1024x1024 input", split="-", root=None, samples=samples)
 
     def predict(self, model: PromptModel, sample: Sample, inputs: None) -> dict:
-        sam, device = model.sam, model.device
-        gen = torch.Generator().manual_seed(0)
         warmup, runs = self.params["warmup"], self.params["runs"]
         with torch.inference_mode():
             if sample.id == "image_encoder":
-                image = torch.randn(1, 3, INPUT_SIZE, INPUT_SIZE, generator=gen).to(device)
-                times = time_call(lambda: sam.image_encoder(image), device, warmup, runs)
-                prediction = summarize_times(times)
+                image, encoder = model.encoder_example(), model.encoder
+                times = time_call(lambda: encoder(image), model.device, warmup, runs)
+                prediction = {**summarize_times(times), "encoder_input_shape": list(image.shape)}
                 if self.params["export"] == "onnx":
                     export_dir = Path(self.params["export_dir"]) / model.provenance.get("model", "model")
-                    prediction["onnx"] = export_and_check(sam, export_dir)
+                    prediction["onnx"] = export_and_check(model, export_dir)
                 return prediction
-            embedding = torch.randn(1, 256, 64, 64, generator=gen).to(device)
-            points = (torch.tensor([[[512.0, 384.0]]], device=device), torch.ones(1, 1, dtype=torch.int, device=device))
-            dense_pe = sam.prompt_encoder.get_dense_pe()
-
-            def decode():
-                sparse, dense = sam.prompt_encoder(points=points, boxes=None, masks=None)
-                sam.mask_decoder(embedding, dense_pe, sparse, dense, multimask_output=True)
-
-            return summarize_times(time_call(decode, device, warmup, self.params["decoder_runs"]))
+            return summarize_times(time_call(model.decode_once(), model.device, warmup, self.params["decoder_runs"]))
 
     def evaluator(self) -> Evaluator:
         return LatencyEvaluator()

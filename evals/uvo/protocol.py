@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.prompt_model import AMG_DEFAULTS
+from ..amg import AMG_DEFAULTS
 
 from ..davis.protocol import SamPtOptions
 
