@@ -28,6 +28,7 @@ from .provenance import (
     dataset_fingerprint,
     git_state,
     host_info,
+    is_sample_data,
     package_versions,
     utc_now,
 )
@@ -165,6 +166,7 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any] | None:
                 "num_samples_available": len(dataset.samples),
                 "limit": run.limit,
                 "fingerprint": dataset_fingerprint(dataset.root, dataset.files),
+                "sample_data": is_sample_data(dataset.root),
             },
             "protocol": task.params,
             "timings": {

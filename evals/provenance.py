@@ -41,6 +41,17 @@ def dataset_fingerprint(root: Path | None, files: list[Path]) -> str:
     return digest.hexdigest()
 
 
+SAMPLE_MARKER = "SAMPLE_DATA.md"  # datasets/sample/SAMPLE_DATA.md
+
+
+def is_sample_data(root: Path | None) -> bool:
+    """Whether `root` lies in a folder marked as bundled sample data (a SAMPLE_DATA.md in it or above it)."""
+    if root is None:
+        return False
+    root = Path(root).resolve()
+    return any((folder / SAMPLE_MARKER).is_file() for folder in (root, *root.parents))
+
+
 def package_versions() -> dict[str, str | None]:
     versions = {}
     for name in PACKAGES:
