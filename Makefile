@@ -1,9 +1,15 @@
 # Zero-shot evaluation suite for SAM-family models. `make help` lists the targets.
-PYTHON ?= python
+# Everything runs in the project's virtual environment .venv, made and filled from requirements.lock on first use;
+# `make test VENV=/other/venv` uses another one.
+VENV ?= .venv
+PYTHON = $(VENV)/bin/python
 MODEL ?= repvit
 DEVICE ?= cpu
 ARGS ?=
+# The PyTorch release requirements.lock is made for (what CI and the GPU sessions run).
 TORCH_PIN = torch==2.14.1 torchvision==0.29.1
+# The lock is made by uv (pinned here), for every platform; `make lock` remakes it after a change of pyproject.toml.
+UV = uv==0.13.9
 EVAL = $(PYTHON) run_eval.py --model $(MODEL) --device $(DEVICE) $(ARGS)
 
 REGRESSION_BASELINE = tests/data/regression_baseline
@@ -13,10 +19,11 @@ REGRESSION_RUN = $(PYTHON) -m evals.demo --untrained --skip latency --out result
 	$(PYTHON) run_eval.py --task bsds --model bench_png --predictions tests/data/bsds500_bench/png \
 	--data-root datasets/sample --out results/ci
 
-.PHONY: help install demo test test-slow test-browser tables report regression regression-baseline eval-latency eval-bsds eval-coco eval-seginw eval-davis eval-uvo eval-sod eval-mvtec
+.PHONY: help install lock demo test test-slow test-browser tables report regression regression-baseline eval-latency eval-bsds eval-coco eval-seginw eval-davis eval-uvo eval-sod eval-mvtec
 
 help:
-	@echo "install      install the suite and its dependencies (pip)"
+	@echo "install      make .venv and install the suite with the exact versions of requirements.lock"
+	@echo "lock         remake requirements.lock from pyproject.toml (uv; needs PyPI)"
 	@echo "demo         every landed task on the bundled sample data, then the tables (CPU, minutes)"
 	@echo "test         the test suite without the slow tests"
 	@echo "test-slow    only the slow tests (heavy models, full-size data)"
@@ -27,13 +34,26 @@ help:
 	@echo "regression-baseline   rewrite that baseline after an intended change of a protocol or metric"
 	@echo "eval-<task>  one task: latency bsds coco seginw davis uvo sod mvtec (MODEL=repvit DEVICE=cpu ARGS=...)"
 
-# Installs once per change of pyproject.toml (the stamp file records it).
-install: .installed
-.installed: pyproject.toml
-	$(PYTHON) -m pip install $(TORCH_PIN)
-	$(PYTHON) -m pip install -e '.[test]'
+# Installs once per change of the lock (the stamp file in the venv records it). pysodmetrics, the SOD metrics'
+# reference in the tests, caps numpy / opencv / scikit-image below the lock's versions: it goes in without its
+# dependencies (scikit-learn, its only import-time need, is in the lock).
+install: $(VENV)/.installed
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -r requirements.lock
+	$(PYTHON) -m pip install --no-deps -e .
 	$(PYTHON) -m pip install --no-deps pysodmetrics==1.6.2
 	touch $@
+
+lock:
+	python3 -m venv .lock-venv && .lock-venv/bin/pip install -q $(UV)
+	printf '%s\n' $(TORCH_PIN) > .lock-venv/constraints.txt
+	.lock-venv/bin/uv pip compile pyproject.toml --extra test --extra detect --universal \
+		--constraint .lock-venv/constraints.txt --no-header -o .lock-venv/requirements.lock
+	{ echo "# The exact version of every package \`make install\` installs, for every platform (see the markers)."; \
+	  echo "# Made by \`make lock\`: $(UV) pip compile of pyproject.toml, extras test and detect, with $(TORCH_PIN)."; \
+	  cat .lock-venv/requirements.lock; } > requirements.lock
+	rm -rf .lock-venv
 
 demo: install
 	$(PYTHON) -m evals.demo
@@ -47,10 +67,10 @@ test-slow: install
 test-browser: install
 	$(PYTHON) -m pytest -q -m browser
 
-tables:
+tables: install
 	$(PYTHON) run_eval.py --tables
 
-report:
+report: install
 	$(PYTHON) run_eval.py --report $(ARGS)
 
 regression: install
