@@ -4,7 +4,7 @@
     sam = build_model("repvit")                      # the network from weights/repvit_sam.pt, strict key layout
     sam = build_model("vit_b", checkpoint="x.pth")   # any path
     sam = build_model("repvit", random_init=True)    # untrained weights, for demos and tests only
-    model = load_prompt_model("repvit", backend="jit")   # the interface tasks drive (models/prompt_model.py)
+    model = load_prompt_model("repvit", backend="onnxruntime")   # the interface tasks drive (models/prompt_model.py)
 
 `python run_eval.py --list-models` lists every variant (models/families/, plug-ins) and its checkpoint's status.
 Importing this package loads nothing heavy: the names below are imported on first use (the command line answers

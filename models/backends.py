@@ -4,11 +4,10 @@ Every backend computes the same function as the eager module (checked to 1e-4 re
 they differ only in speed. Chosen with `--backend`, recorded in the results.
     eager          the PyTorch module as built
     channels_last  NHWC memory format: faster convolutions on CPU (oneDNN) and on tensor cores
-    jit            TorchScript trace, frozen and `optimize_for_inference` (oneDNN conv fusion on CPU)
     compile        torch.compile (Inductor)
     cudagraphs     torch.compile with CUDA graphs (CUDA only): one graph replay instead of hundreds of kernel launches,
                    which is what a batch-1 convolutional encoder on a fast GPU otherwise waits on
-    onnxruntime    ONNX export run by ONNX Runtime (CPU, or CUDA when available)
+    onnxruntime    ONNX export (torch.export-based exporter) run by ONNX Runtime (CPU, or CUDA when available)
 
 Precision (`--precision`) is separate. `fp32` is the reference: full float32, also on CUDA (see
 `use_full_float32`). `bf16x3` (CUDA) computes the encoder's weight products on bfloat16 tensor cores split into
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from .bf16x3 import has_bf16_product, to_bf16x3
+from .errors import UnsupportedSetting
 from .registry import Capabilities
 from .settings import BACKENDS, PRECISIONS
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -85,22 +85,25 @@ class OnnxRuntimeModule(nn.Module):
         return torch.from_numpy(out).to(x.device)
 
 
-def export_onnx(module: nn.Module, example: torch.Tensor, path: Path) -> Path:
+def export_onnx(module: nn.Module, args: tuple, path: Path, input_names: list[str], output_names: list[str],
+                dynamic_shapes: dict | None = None, strict: bool = False) -> Path:  # fmt: skip
+    """`module(*args)` as an ONNX graph: torch.export, then PyTorch's ONNX exporter (the TorchScript-based one is
+    deprecated). Exported here rather than by torch.onnx.export, which on failure of its first attempt retries in
+    the other mode and prints the whole graph: `strict` picks the mode that works for the module."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.inference_mode(False), torch.no_grad():
-        torch.onnx.export(
-            module, (example,), str(path), input_names=["image"], output_names=["embedding"],
-            opset_version=17, dynamo=False,
-        )  # fmt: skip
+        program = torch.export.export(module.eval(), args, dynamic_shapes=dynamic_shapes, strict=strict)
+        torch.onnx.export(program, (), str(path), input_names=input_names, output_names=output_names, dynamo=True,
+                          verbose=False)  # fmt: skip
     return path
 
 
 def accelerate(encoder: nn.Module, backend: str, device: torch.device, example: torch.Tensor | None = None,
                onnx_dir: Path | None = None) -> nn.Module:  # fmt: skip
     """The image encoder run by `backend`. `example`: an input of the shape it will see (1 x 3 x S x S), which the
-    tracing backends (jit, onnxruntime) need."""
+    ONNX export (onnxruntime) needs."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+        raise UnsupportedSetting(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     encoder = encoder.eval()
     if backend == "eager":
         return encoder
@@ -108,20 +111,16 @@ def accelerate(encoder: nn.Module, backend: str, device: torch.device, example: 
         return ChannelsLast(encoder)
     if backend == "cudagraphs":
         if device.type != "cuda":
-            raise ValueError("the cudagraphs backend needs a CUDA device")
+            raise UnsupportedSetting("the cudagraphs backend needs a CUDA device")
         return CudaGraphs(encoder)
     if backend == "compile":
         compiled = torch.compile(encoder)
         compiled.img_size = getattr(encoder, "img_size", None)
         return compiled
     if example is None:
-        raise ValueError(f"the {backend} backend traces the encoder: give an example input")
-    if backend == "jit":
-        with torch.no_grad():
-            traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(encoder, example)))
-        return EncoderWrapper(traced, getattr(encoder, "img_size", None))
+        raise ValueError(f"the {backend} backend exports the encoder: give an example input")
     onnx_dir = Path(onnx_dir or tempfile.mkdtemp(prefix="samzero-onnx-"))
-    path = export_onnx(encoder, example, onnx_dir / "image_encoder.onnx")
+    path = export_onnx(encoder, (example,), onnx_dir / "image_encoder.onnx", ["image"], ["embedding"])
     return OnnxRuntimeModule(path, getattr(encoder, "img_size", None), device)
 
 
@@ -133,9 +132,14 @@ class Autocast(EncoderWrapper):
         self.dtype = dtype
         self.device_type = device_type
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor):
         with torch.autocast(self.device_type, dtype=self.dtype):
-            return self.module(x).float()
+            return to_float32(self.module(x))
+
+
+def to_float32(out):
+    """An encoder's output (a tensor, or nested tuples / lists of them: HQ-SAM's intermediate features) in float32."""
+    return out.float() if isinstance(out, torch.Tensor) else type(out)(to_float32(o) for o in out)
 
 
 def use_full_float32() -> None:
@@ -166,23 +170,23 @@ class TensorFloat32(EncoderWrapper):
 
 def check_precision(precision: str, backend: str, device: torch.device) -> None:
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
+        raise UnsupportedSetting(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
     if precision == "fp32":
         return
-    if backend in ("jit", "onnxruntime"):
-        raise ValueError(f"--precision {precision} changes how PyTorch runs the encoder (torch.autocast, TF32 flags, "
+    if backend == "onnxruntime":
+        raise UnsupportedSetting(f"--precision {precision} changes how PyTorch runs the encoder (torch.autocast, TF32 flags, "
                          f"bf16x3 layers), which the {backend} backend does not see; use eager, channels_last, compile "
                          "or cudagraphs")  # fmt: skip
     if precision == "bf16x3" and device.type != "cuda":
-        raise ValueError("--precision bf16x3 needs a CUDA device (bfloat16 tensor cores with float32 output); on CPU "
+        raise UnsupportedSetting("--precision bf16x3 needs a CUDA device (bfloat16 tensor cores with float32 output); on CPU "
                          "this PyTorch has no such product and bf16x3 would be slower than fp32")  # fmt: skip
     if precision == "bf16x3" and not has_bf16_product():
-        raise ValueError(f"--precision bf16x3 needs torch.mm(..., out_dtype=), which PyTorch {torch.__version__} "
+        raise UnsupportedSetting(f"--precision bf16x3 needs torch.mm(..., out_dtype=), which PyTorch {torch.__version__} "
                          "lacks; install PyTorch 2.8 or later")  # fmt: skip
     if precision == "tf32" and device.type != "cuda":
-        raise ValueError("--precision tf32 needs a CUDA device (TF32 is a mode of NVIDIA tensor cores)")
+        raise UnsupportedSetting("--precision tf32 needs a CUDA device (TF32 is a mode of NVIDIA tensor cores)")
     if precision == "fp16" and device.type != "cuda":
-        raise ValueError("--precision fp16 needs a CUDA device (CPU kernels for fp16 convolutions are slow or "
+        raise UnsupportedSetting("--precision fp16 needs a CUDA device (CPU kernels for fp16 convolutions are slow or "
                          "missing); use bf16 on CPU")  # fmt: skip
 
 
@@ -209,7 +213,7 @@ def optimise_encoder(
     the precision's wrapper. `example`: an input of the encoder's shape (`PromptModel.encoder_example()`)."""
     check_precision(precision, backend, device)
     if capabilities is not None and not capabilities.encoder_returns_tensor and backend != "eager":
-        raise ValueError(f"--backend {backend} handles encoders that return one tensor; this model's encoder returns "
+        raise UnsupportedSetting(f"--backend {backend} handles encoders that return one tensor; this model's encoder returns "
                          "several outputs (use --backend eager)")  # fmt: skip
     if precision == "bf16x3":
         encoder = to_bf16x3(encoder)

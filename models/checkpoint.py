@@ -11,11 +11,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .errors import SamzeroError
 from .registry import ModelVariant, identify
 
 
-class CheckpointError(RuntimeError):
-    pass
+class CheckpointError(SamzeroError):
+    """A checkpoint file that is missing, unreadable, of another model or of another layout."""
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -27,8 +28,7 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def missing_checkpoint_message(variant: ModelVariant, path: Path) -> str:
-    return (f"checkpoint for {variant.name!r} not found at {path}: download the official {variant.checkpoint} from "
-            f"{variant.url} and put it at {path} (or pass --checkpoint PATH)")  # fmt: skip
+    return f"checkpoint for {variant.name!r} not found at {path}: {variant.how_to_get()}, put it at {path} (or pass --checkpoint PATH)"
 
 
 def read_state_dict(path: str | Path, variant: ModelVariant) -> dict[str, torch.Tensor]:
@@ -62,7 +62,9 @@ def load_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], variant: 
         k for k in set(expected) & set(state_dict) if tuple(expected[k].shape) != tuple(state_dict[k].shape)
     )
     if missing or unexpected or mismatched:
-        lines = [f"{source} does not match the official {variant.display} layout:"]
+        others = [label for label in identify(state_dict) if not label.endswith(f"(--model {variant.name})")]
+        hint = f" (its keys also fit {' or '.join(others)})" if others else ""
+        lines = [f"{source} does not match the official {variant.display} layout{hint}:"]
         for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
             if keys:
                 shown = ", ".join(keys[:10]) + (f", ... ({len(keys)} in all)" if len(keys) > 10 else "")

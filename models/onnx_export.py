@@ -23,19 +23,12 @@ def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
 
 
 def export_decoder(sam: Sam, path: Path) -> Path:
-    decoder = SamOnnxModel(sam, return_single_mask=False)
-    with torch.inference_mode(False), torch.no_grad():
-        torch.onnx.export(
-            decoder,
-            tuple(example_decoder_inputs().values()),
-            str(path),
-            input_names=list(DECODER_INPUTS),
-            output_names=["masks", "iou_predictions", "low_res_masks"],
-            dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
-            opset_version=17,
-            dynamo=False,
-        )
-    return path
+    """segment_anything's SamOnnxModel as ONNX, for any number of points (strict export: the non-strict one stops
+    at the mask crop's data-dependent size)."""
+    points = torch.export.Dim.DYNAMIC
+    shapes = {name: None for name in DECODER_INPUTS} | {"point_coords": {1: points}, "point_labels": {1: points}}
+    return export_onnx(SamOnnxModel(sam, return_single_mask=False), tuple(example_decoder_inputs().values()), path,
+                       list(DECODER_INPUTS), ["masks", "iou_predictions", "low_res_masks"], shapes, strict=True)  # fmt: skip
 
 
 def example_decoder_inputs(num_points: int = 3, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -60,14 +53,14 @@ def export_and_check(model: PromptModel, directory: Path) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     sam = model.sam.cpu().eval()
     image = model.encoder_example(seed=1).cpu()
-    encoder_path = export_onnx(sam.image_encoder, image, directory / "image_encoder.onnx")
+    encoder_path = export_onnx(sam.image_encoder, (image,), directory / "image_encoder.onnx", ["image"], ["embedding"])
     decoder_path = export_decoder(sam, directory / "mask_decoder.onnx")
 
     with torch.no_grad():
         embedding = sam.image_encoder(image)
         inputs = example_decoder_inputs()
         inputs["image_embeddings"] = embedding
-        torch_decoder = [t.numpy() for t in SamOnnxModel(sam, return_single_mask=False)(*inputs.values())]
+        torch_decoder = [t.numpy() for t in SamOnnxModel(sam, return_single_mask=False).eval()(*inputs.values())]
     encoder_session = onnxruntime.InferenceSession(str(encoder_path), providers=["CPUExecutionProvider"])
     decoder_session = onnxruntime.InferenceSession(str(decoder_path), providers=["CPUExecutionProvider"])
     (onnx_embedding,) = encoder_session.run(None, {"image": image.numpy()})

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from .errors import SamzeroError
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -39,6 +41,12 @@ BUILTIN_FAMILIES: dict[str, tuple[str, ...]] = {
     "models.families.sam": ("vit_h", "vit_l", "vit_b"),
     "models.families.mobilesam": ("mobilesam",),
     "models.families.repvit_sam": ("repvit",),
+    "models.families.edgesam": ("edgesam", "edgesam_3x"),
+    "models.families.hq_sam": ("hq_vit_h", "hq_vit_l", "hq_vit_b", "hq_vit_tiny"),
+    "models.families.efficientsam": ("efficientsam_ti", "efficientsam_s"),
+    "models.families.tinysam": ("tinysam",),
+    "models.families.efficientvit_sam": ("efficientvit_sam_l0", "efficientvit_sam_l1", "efficientvit_sam_l2",
+                                         "efficientvit_sam_xl0", "efficientvit_sam_xl1"),
 }
 PAPER_ROWS = ("vit_h", "vit_b", "mobilesam", "repvit")  # the RepViT-SAM paper's four rows
 
@@ -48,6 +56,7 @@ class Capabilities:
     """What a model can answer; a task checks the ones it needs before any work (`Task.check_capabilities`)."""
 
     multimask_outputs: int = 3  # masks per prompt with multimask_output=True (SAM: 3)
+    single_mask_output: bool = True  # answers multimask_output=False with its one mask (TinySAM's decoder has none)
     mask_input: bool = True  # accepts low-res logits of an earlier prediction as a prompt
     boxes: bool = True  # accepts box prompts
     automatic_masks: bool = True  # has an automatic mask generator (`PromptModel.generate`)
@@ -80,6 +89,12 @@ class ModelVariant:
     def default_checkpoint(self) -> Path:
         return WEIGHTS_DIR / self.checkpoint
 
+    def how_to_get(self) -> str:
+        """What to download and where it comes from (an archive: what to extract from it)."""
+        if self.url.endswith((".zip", ".tar", ".tar.gz", ".tgz")):
+            return f"download {self.url} and extract {self.checkpoint} from it"
+        return f"download the official {self.checkpoint} from {self.url}"
+
     def prompt_model(self, network: nn.Module, provenance: dict) -> PromptModel:
         return self.family.prompt_model(network, self, provenance)
 
@@ -103,8 +118,8 @@ class ModelFamily:
         return decorate
 
 
-class UnknownModel(LookupError):
-    pass
+class UnknownModel(SamzeroError):
+    """A --model name no family registers, or a plug-in that fails to import."""
 
 
 _VARIANTS: dict[str, ModelVariant] = {}

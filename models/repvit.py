@@ -34,11 +34,22 @@ equals the official fused one bit for bit. That is deliberate: with the key-deri
 (tests/parity_weights.py) activations reach ~1e10 and rounding near the image/padding boundary is amplified,
 so float32 RepViT-SAM is only accurate to ~2e-4 relative there; a float64 fold, though closer to exact
 arithmetic, moved the outputs 1.7e-4 away from the official float32 reference, outside the 1e-4 parity tolerance.
+
+EdgeSAM's encoder (`RepViTStageFusionEncoder`, `build_repvit_m1_edgesam_encoder`; chongzhou96/EdgeSAM,
+edge_sam/modeling/rep_vit.py, class `RepViT` with arch "m1" and fuse=True, as `build_edge_sam` makes it) is the
+same kind of backbone with three differences, all opt-in here so that RepViT-SAM's encoder is unchanged:
+- the M1 table (`REPVIT_M1_BLOCKS`: widths 48 / 96 / 192 / 384) with every downsampling kept, so the backbone ends at
+  stride 32;
+- the stride-1 token mixer is the earlier RepVGG form `RepVGGDepthwiseBranchBN`: dw3x3-BN + dw1x1-BN + identity,
+  without the closing BatchNorm (state-dict names conv.c / conv.bn / conv1.c / conv1.bn);
+- before SAM's neck, the last two stages are merged FPN-style: 1x1 projections of the stride-16 stage (192 ch) and
+  of the stride-32 stage (384 ch, then upsampled x2, bicubic) to 256 channels, summed (`fuse_stage2`,
+  `fuse_stage3`). ("fuse" in the official names means this merge, not the re-parameterisation above.)
 """
 from __future__ import annotations
 
 import copy
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 from segment_anything.modeling.common import LayerNorm2d  # the same class (eps 1e-6) the official file copies
@@ -119,6 +130,42 @@ _M23_ROWS = (
 # fmt: on
 REPVIT_M23_BLOCKS: tuple[BlockConfig, ...] = tuple(
     BlockConfig(k, t, c, bool(se), bool(hs), s) for k, t, c, se, hs, s in _M23_ROWS
+)
+
+# RepViT-M1 as used by EdgeSAM: the official `m1_cfgs` table, row for row (features.1 .. features.26).
+# fmt: off
+_M1_ROWS = (
+    # k  t   c  se hs  s
+    (3, 2,  48, 1, 0, 1),
+    (3, 2,  48, 0, 0, 1),
+    (3, 2,  48, 0, 0, 1),
+    (3, 2,  96, 0, 0, 2),
+    (3, 2,  96, 1, 0, 1),
+    (3, 2,  96, 0, 0, 1),
+    (3, 2,  96, 0, 0, 1),
+    (3, 2, 192, 0, 1, 2),
+    (3, 2, 192, 1, 1, 1),
+    (3, 2, 192, 0, 1, 1),
+    (3, 2, 192, 1, 1, 1),
+    (3, 2, 192, 0, 1, 1),
+    (3, 2, 192, 1, 1, 1),
+    (3, 2, 192, 0, 1, 1),
+    (3, 2, 192, 1, 1, 1),
+    (3, 2, 192, 0, 1, 1),
+    (3, 2, 192, 1, 1, 1),
+    (3, 2, 192, 0, 1, 1),
+    (3, 2, 192, 1, 1, 1),
+    (3, 2, 192, 0, 1, 1),
+    (3, 2, 192, 1, 1, 1),
+    (3, 2, 192, 0, 1, 1),
+    (3, 2, 192, 0, 1, 1),
+    (3, 2, 384, 0, 1, 2),
+    (3, 2, 384, 1, 1, 1),
+    (3, 2, 384, 0, 1, 1),
+)
+# fmt: on
+REPVIT_M1_BLOCKS: tuple[BlockConfig, ...] = tuple(
+    BlockConfig(k, t, c, bool(se), bool(hs), s) for k, t, c, se, hs, s in _M1_ROWS
 )
 
 STEM_STRIDE = 4  # two stride-2 3x3 convolutions
@@ -225,6 +272,22 @@ class RepVGGDepthwise(nn.Module):
         return _conv_with(self.conv.c, weight, bias)
 
 
+class RepVGGDepthwiseBranchBN(nn.Module):
+    """Token mixer of EdgeSAM's stride-1 blocks: dw3x3-BN(x) + dw1x1-BN(x) + x (EdgeSAM's `RepVGGDW`).
+
+    Each parallel branch carries its own BatchNorm and nothing closes the sum, unlike `RepVGGDepthwise`. EdgeSAM's
+    official inference runs these branches as they are (its predictor never folds them), and so does this class.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = ConvBN(channels, channels, 3, groups=channels)
+        self.conv1 = ConvBN(channels, channels, 1, groups=channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) + self.conv1(x) + x
+
+
 class SqueezeExcite(nn.Module):
     """Channel gating x * sigmoid(fc2(relu(fc1(mean(x))))), as timm's `SqueezeExcite` with rd_ratio 0.25."""
 
@@ -270,9 +333,18 @@ class RepViTBlock(nn.Module):
     Downsampling block (config stride 2), which also changes the width:
         token_mixer = [dw kxk ConvBN with stride `conv_stride`, SqueezeExcite or Identity, 1x1 ConvBN to out width]
     Both: channel_mixer = Residual(1x1 ConvBN to `expansion` x width, GELU, 1x1 ConvBN back).
+    `depthwise` builds the regular block's first token-mixer layer from the width (EdgeSAM:
+    `RepVGGDepthwiseBranchBN`).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, cfg: BlockConfig, conv_stride: int) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        cfg: BlockConfig,
+        conv_stride: int,
+        depthwise: Callable[[int], nn.Module] = RepVGGDepthwise,
+    ) -> None:
         super().__init__()
         squeeze_excite = SqueezeExcite(in_channels) if cfg.se else nn.Identity()
         if cfg.stride == 2:
@@ -285,7 +357,7 @@ class RepViTBlock(nn.Module):
             # The official code also has a non-residual variant for stride 1 with a width change; M2.3 never uses it.
             if in_channels != out_channels or cfg.kernel != 3:
                 raise ValueError(f"stride-1 RepViT block needs equal widths and kernel 3, got {in_channels}, {cfg}")
-            self.token_mixer = nn.Sequential(RepVGGDepthwise(in_channels), squeeze_excite)
+            self.token_mixer = nn.Sequential(depthwise(in_channels), squeeze_excite)
         # The hidden width is `expansion` times the width entering the channel mixer (= the block's output width).
         self.channel_mixer = channel_mixer(out_channels, make_divisible(out_channels * cfg.expansion))
 
@@ -359,3 +431,93 @@ def _fuse_children(module: nn.Module) -> None:
 def build_repvit_m23_encoder() -> RepViTImageEncoder:
     """RepViT-SAM's image encoder, untrained (constructors' initialisation), in the official key layout."""
     return RepViTImageEncoder(REPVIT_M23_BLOCKS, img_size=IMAGE_SIZE, out_chans=EMBED_DIM)
+
+
+# ------------------------------------------------------------------------------- EdgeSAM: stage fusion before the neck
+
+
+class Upsample(nn.Module):
+    """Parameter-free resize by `factor` (EdgeSAM's `UpSampleLayer`: F.interpolate, align_corners=False)."""
+
+    def __init__(self, factor: int = 2, mode: str = "bicubic") -> None:
+        super().__init__()
+        self.factor, self.mode = factor, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        align_corners = False if self.mode in ("bilinear", "bicubic") else None
+        return F.interpolate(x, scale_factor=self.factor, mode=self.mode, align_corners=align_corners)
+
+
+class OpSequential(nn.Module):
+    """Layers applied in order, held under `op_list` (EdgeSAM's state-dict name: `fuse_stage3.op_list.0.weight`)."""
+
+    def __init__(self, ops: list[nn.Module]) -> None:
+        super().__init__()
+        self.op_list = nn.ModuleList(ops)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for op in self.op_list:
+            x = op(x)
+        return x
+
+
+class RepViTStageFusionEncoder(nn.Module):
+    """EdgeSAM's image encoder: RepViT backbone at full stride 32, its last two stages merged, then SAM's neck.
+
+    Bx3xHxW -> Bx256x(H/16)x(W/16), H and W multiples of 32. A stage is a run of blocks of one width; with the M1
+    table the last two are 192 channels at stride 16 and 384 channels at stride 32:
+
+        x16 = backbone up to the last 192-channel block;  x32 = the rest of the backbone applied to x16
+        neck(fuse_stage2(x16) + fuse_stage3(x32))       fuse_stage3 = conv1x1 then Upsample x2
+    """
+
+    def __init__(
+        self,
+        blocks: tuple[BlockConfig, ...] = REPVIT_M1_BLOCKS,
+        img_size: int = IMAGE_SIZE,
+        out_chans: int = EMBED_DIM,
+        upsample_mode: str = "bicubic",
+    ) -> None:
+        super().__init__()
+        self.img_size = img_size  # read by segment_anything's Sam / SamPredictor
+        width = make_divisible(blocks[0].channels)
+        stem = nn.Sequential(
+            ConvBN(3, width // 2, 3, stride=2), nn.GELU(), ConvBN(width // 2, width, 3, stride=2)
+        )
+        layers: list[nn.Module] = [stem]
+        stage_widths = []
+        for cfg in blocks:
+            out_width = make_divisible(cfg.channels)
+            layers.append(RepViTBlock(width, out_width, cfg, cfg.stride, depthwise=RepVGGDepthwiseBranchBN))
+            if not stage_widths or stage_widths[-1] != out_width:
+                stage_widths.append(out_width)
+            width = out_width
+        self.features = nn.ModuleList(layers)
+        # The stride-16 output is taken after the last block of the second-to-last stage (official `stage2`); block i
+        # is features[i + 1] (features[0] is the stem), so the first slice of `forward` ends at features[last + 1].
+        last = max(i for i, cfg in enumerate(blocks) if make_divisible(cfg.channels) == stage_widths[-2])
+        self.split = last + 2
+        self.fuse_stage2 = nn.Conv2d(stage_widths[-2], out_chans, kernel_size=1, bias=False)
+        self.fuse_stage3 = OpSequential(
+            [nn.Conv2d(stage_widths[-1], out_chans, kernel_size=1, bias=False), Upsample(2, upsample_mode)]
+        )
+        self.neck = nn.Sequential(
+            nn.Conv2d(out_chans, out_chans, kernel_size=1, bias=False),
+            LayerNorm2d(out_chans),
+            nn.Conv2d(out_chans, out_chans, kernel_size=3, padding=1, bias=False),
+            LayerNorm2d(out_chans),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.features[: self.split]:
+            x = layer(x)
+        stride16 = x
+        for layer in self.features[self.split :]:
+            x = layer(x)
+        return self.neck(self.fuse_stage2(stride16) + self.fuse_stage3(x))
+
+
+def build_repvit_m1_edgesam_encoder(upsample_mode: str = "bicubic") -> RepViTStageFusionEncoder:
+    """EdgeSAM's image encoder (official `RepViT("m1", fuse=True)`), untrained, in the official key layout."""
+    return RepViTStageFusionEncoder(REPVIT_M1_BLOCKS, img_size=IMAGE_SIZE, out_chans=EMBED_DIM,
+                                    upsample_mode=upsample_mode)  # fmt: skip

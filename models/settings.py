@@ -2,5 +2,6 @@
 
 What each one does: models/backends.py.
 """
-BACKENDS = ("eager", "channels_last", "jit", "compile", "cudagraphs", "onnxruntime")
+# No TorchScript backend: torch.jit is deprecated since PyTorch 2.9 (compile and onnxruntime do its work).
+BACKENDS = ("eager", "channels_last", "compile", "cudagraphs", "onnxruntime")
 PRECISIONS = ("fp32", "bf16x3", "tf32", "bf16", "fp16")

@@ -14,12 +14,13 @@ import pytest
 import torch
 
 from models import build_untrained, model_variant
+from models.backends import to_float32
 from tests.parity_weights import parity_state_dict
 
 DATA = Path(__file__).parent / "data" / "parity"
 TOLERANCE = 1e-4
-# RepViT-SAM's parity weights drive activations to ~1e10, so float32 summation order matters at the 1e-4 level:
-# pin the thread count to CI's (2 cores) so the comparison does not move with the machine.
+# Parity weights make deep encoders ill-conditioned: float32 summation order moves RepViT-SAM's outputs past 1e-4 (hence
+# its float64 reference) and the others' by ~1e-6. Pin the thread count to CI's (2 cores) all the same.
 THREADS = 2
 
 
@@ -39,11 +40,13 @@ def read_layout(reference: str) -> dict[str, tuple[int, ...]]:
     return layout
 
 
-def parity_network(name: str, fuse: bool = False):
+def parity_network(name: str, fuse: bool = False, float64: bool = False):
     network = build_untrained(name)
     network.load_state_dict(parity_state_dict(network), strict=True)
     variant = model_variant(name)
     if fuse:
+        if float64:  # fold in float64 as well: folding in float32 rounds every weight (RepViT-SAM: 2e-5 at the output)
+            network.image_encoder.double()
         network = variant.fuse(network)
     return network.eval()
 
@@ -58,14 +61,13 @@ class Float64Encoder(torch.nn.Module):
         self.img_size = getattr(encoder, "img_size", None)  # read by SamPredictor
 
     def forward(self, x: torch.Tensor):
-        out = self.encoder(x.double())
-        return tuple(o.float() for o in out) if isinstance(out, (tuple, list)) else out.float()
+        return to_float32(self.encoder(x.double()))
 
 
 def parity_prompt_model(name: str, fuse: bool = False, float64: bool = False):
     """Model `name` with the parity weights behind its PromptModel; `float64`: its image encoder in float64."""
     variant = model_variant(name)
-    model = variant.prompt_model(parity_network(name, fuse), {"model": name})
+    model = variant.prompt_model(parity_network(name, fuse, float64), {"model": name})
     if float64:
         model.encoder = Float64Encoder(model.encoder)
     return model
@@ -86,7 +88,7 @@ def official_protocol(model, ref) -> dict[str, np.ndarray]:
             p = model.predict(**kwargs)
             out[f"{prompt}.logits"], out[f"{prompt}.iou"], out[f"{prompt}.low_res"] = p.logits[0], p.iou[0], p.low_res[0]
         # As the reference: the low-res logits of the best multimask output feed back as the mask prompt.
-        best_low_res = out["point.low_res"][int(np.argmax(out["point.iou"]))]
+        best_low_res = out["point.low_res"][int(out["point.iou"].argmax())]
         p = model.predict(
             point_coords=ref["points2_coords"][None],
             point_labels=ref["points2_labels"][None],
@@ -130,9 +132,25 @@ def test_vit_h_layout_matches_vit_b_structure():
     assert tuple(vit_h["image_encoder.blocks.0.attn.rel_pos_h"].shape) == (27, 80)  # windowed, 14x14
 
 
-@pytest.mark.parametrize("name,fuse", [("repvit", False), ("mobilesam", False), ("vit_b", False)])
-def test_outputs_match_official_code(name, fuse):
+@pytest.mark.parametrize("name", ["mobilesam", "vit_b"])
+def test_outputs_match_official_code(name):
+    # The shared float32 arrays (../shared/parity, made on an AVX-512 machine). Not RepViT-SAM: its 54 blocks amplify
+    # float32 summation order past 1e-4 between machines (2.9e-4 fused on AVX2); it is tested in float64 below.
     ref = np.load(DATA / f"{REFERENCES[name]}.npz")
-    ours = official_protocol(parity_prompt_model(name, fuse), ref)
+    ours = official_protocol(parity_prompt_model(name), ref)
+    errors = {key: relative_error(ours[key], ref[key]) for key in ours}
+    assert max(errors.values()) <= TOLERANCE, errors
+
+
+# Fused is what inference runs (and covers the architecture and the fold); unfused, the official form, takes ~3x as
+# long in float64 (PyTorch's float64 depthwise convolutions are slow) and runs with the slow tests.
+@pytest.mark.parametrize("fuse", [pytest.param(False, marks=pytest.mark.slow), True], ids=["unfused", "fused"])
+def test_repvit_outputs_match_official_code_in_float64(fuse):
+    # make_reference_repvit_sam.py: the official unfused model with its image encoder in float64; ours unfused, or
+    # folded (in float64 too, parity_network) as inference runs it, the same way. The embeddings agree to float32
+    # rounding after the cast; what remains (~2e-6 both ways) is the decoder's float32 arithmetic and the box
+    # coordinates, which PromptModel.predict scales in float32 where the official SamPredictor.predict uses float64.
+    ref = np.load(DATA / "repvit_sam_f64.npz")
+    ours = official_protocol(parity_prompt_model("repvit", fuse, float64=True), ref)
     errors = {key: relative_error(ours[key], ref[key]) for key in ours}
     assert max(errors.values()) <= TOLERANCE, errors
