@@ -17,20 +17,44 @@ import argparse
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
-from models.prompt_model import PromptModel
+from models.registry import Capabilities
+
+from .errors import DataError
+
+if TYPE_CHECKING:  # the command line imports every task module: nothing heavy at import time
+    from models.prompt_model import PromptModel
 
 Prediction = dict[str, Any]  # numpy arrays and JSON-able values; see evals.store
 
 
-class DatasetLayoutError(FileNotFoundError):
+class DatasetLayoutError(DataError):
     """A dataset folder is missing or laid out differently from the official release."""
 
     def __init__(self, problem: str, expected_tree: str):
         super().__init__(f"{problem}\nExpected layout:\n{expected_tree.rstrip()}\n(see datasets/README.md)")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Something a run needs before it starts (a dataset folder, a prompt file, tracker weights or code) and where
+    it comes from; the command line checks every requirement of a run before anything loads and lists all that are
+    missing in one message."""
+
+    what: str  # "COCO val2017 images", "PIPS weights"
+    path: Path | None  # where it must be (None: not a file, e.g. an importable module; see `present`)
+    source: str  # the URL it is published at, or the command that makes it
+    present: Callable[[], bool] | None = None  # default: `path` exists
+
+    def is_met(self) -> bool:
+        return self.present() if self.present is not None else Path(self.path).exists()
+
+    def describe(self) -> str:
+        where = f" at {self.path}" if self.path is not None else ""
+        return f"{self.what}{where}: get it from {self.source}"
 
 
 @dataclass(frozen=True)
@@ -48,9 +72,14 @@ class Dataset:
     files: list[Path] = field(default_factory=list)  # every file the samples read: fingerprinted in the results
 
 
+# Units a column's numbers come in, as printed after a value (`Column.with_unit`); the table headers name them.
+UNITS = {"%": "{}%", "ms": "{} ms", "0-1": "{} (0-1)"}
+
+
 @dataclass(frozen=True)
 class Column:
-    """One number of the paper's tables: where it comes from in the results and what the paper printed."""
+    """One number of the paper's tables: where it comes from in the results, its unit and scale, and what the paper
+    printed (`paper`: from evals/paper_results.csv, `evals.paper.paper_values`)."""
 
     key: str  # metric key in the results JSON
     label: str
@@ -58,6 +87,24 @@ class Column:
     paper: dict[str, float] = field(default_factory=dict)  # model name -> value the paper reports
     higher_is_better: bool = True
     digits: int = 1
+    unit: str = ""  # one of UNITS: "%" (AP, J&F, F_p ... x 100), "ms", "0-1" (ODS, MAE: fractions)
+
+    def __post_init__(self):
+        if self.unit and self.unit not in UNITS:
+            raise ValueError(f"column {self.key!r}: unknown unit {self.unit!r}; known: {', '.join(UNITS)}")
+
+    @property
+    def header(self) -> str:
+        """The table header: label, unit and, where lower is better, an arrow: 'AP (%)', 'DUTS MAE (0-1) ↓'."""
+        text = f"{self.label} ({self.unit})" if self.unit else self.label
+        return text if self.higher_is_better else f"{text} ↓"
+
+    def format(self, value: float) -> str:
+        return f"{value:.{self.digits}f}"
+
+    def with_unit(self, value: float) -> str:
+        """The value as a reader reads it on its own: '44.4%', '48.9 ms', '0.764 (0-1)'."""
+        return UNITS.get(self.unit, "{}").format(self.format(value))
 
 
 class Evaluator(ABC):
@@ -77,8 +124,11 @@ class Task(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     columns: ClassVar[tuple[Column, ...]] = ()
-    # Sections rendered with models as columns and platforms as rows (the paper's latency table).
-    models_as_columns: ClassVar[bool] = False
+    # Speed measurements (the paper's latency table): rendered one row per model and platform, the paper's own
+    # platforms (evals/paper_results.csv) beside the measured ones, never compared with them.
+    timing_table: ClassVar[bool] = False
+    # What a sample is, in the plural, for a reader: "first 2 of 5 images" (a --limit run).
+    samples_name: ClassVar[str] = "samples"
     # Extra command-line arguments for `make demo` (bundled sample data, CPU, minutes).
     demo_args: ClassVar[tuple[str, ...]] = ()
     # False for tasks whose numbers are measurements of speed, not of the model (regression reports skip them).
@@ -104,6 +154,11 @@ class Task(ABC):
         (results/<task>/<model>.<variant>.json) and marks the row in the tables."""
         return None
 
+    def variant_label(self) -> str | None:
+        """`variant()` in words a reader understands ("ground-truth boxes (oracle)", "4x4 point grid", "LK tracker"),
+        derived from the same params; shown in the tables' rows and the report. None for the paper's protocol."""
+        return self.variant()
+
     def paper_comparable(self) -> bool:
         """Whether the paper's numbers are the reference for this run (shown beside it in the tables)."""
         return self.variant() is None
@@ -112,8 +167,24 @@ class Task(ABC):
         """The parameters that shape predictions: stored predictions are reused only when these are equal."""
         return {k: v for k, v in self.params.items() if k not in self.evaluation_only_params}
 
+    def requirements(self, data_root: Path) -> list[Requirement]:
+        """Everything this run reads that a user must provide (data, prompt files, weights of helper networks),
+        checked before the model loads; the dataset's layout itself is checked by `load_dataset`."""
+        return []
+
+    def capability_problems(self, capabilities: Capabilities) -> list[str]:
+        """What this run needs that a model with `capabilities` lacks (e.g. mask input, automatic masks), in words;
+        checked before any work."""
+        return []
+
     @abstractmethod
     def load_dataset(self, data_root: Path) -> Dataset: ...
+
+    def sample_files(self, sample: Sample) -> list[Path]:
+        """The files whose contents this sample's prediction reads (image, frames, the annotation or prompt file its
+        prompts come from). The engine stores their fingerprint with the prediction and predicts the sample again
+        when they change, so a stored prediction is never scored against other inputs."""
+        return []
 
     def load_inputs(self, sample: Sample) -> Any:
         """What `predict` reads from disk for `sample` (decoded images, video frames). The engine calls it in

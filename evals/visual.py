@@ -52,6 +52,24 @@ def blank(height: int, width: int) -> np.ndarray:
     return np.full((height, width, 3), 128, dtype=np.uint8)
 
 
+def no_mask(height: int, width: int, text: str = "no mask") -> np.ndarray:
+    """The panel of an empty prediction: a light grey canvas of the image's size, crossed and saying so in the
+    middle (an all-zero map drawn as it is would be a black image, easily read as a drawing error)."""
+    out = np.full((height, width, 3), 225, dtype=np.uint8)
+    width_px = line_width(out)
+    cv2.line(out, (0, 0), (width - 1, height - 1), (190, 190, 190), width_px, cv2.LINE_AA)
+    cv2.line(out, (0, height - 1), (width - 1, 0), (190, 190, 190), width_px, cv2.LINE_AA)
+    font, thickness = cv2.FONT_HERSHEY_SIMPLEX, max(1, width_px)
+    (text_w, text_h), _ = cv2.getTextSize(text, font, 1.0, thickness)
+    scale = max(0.3, min(width * 0.6 / text_w, height * 0.2 / text_h))  # ~60% of the width, 20% of the height
+    (text_w, text_h), _ = cv2.getTextSize(text, font, scale, thickness)
+    origin = ((width - text_w) // 2, (height + text_h) // 2)
+    cv2.rectangle(out, (origin[0] - width_px * 2, origin[1] - text_h - width_px * 2),
+                  (origin[0] + text_w + width_px * 2, origin[1] + width_px * 3), (225, 225, 225), -1)  # fmt: skip
+    cv2.putText(out, text, origin, font, scale, (70, 70, 70), thickness, cv2.LINE_AA)
+    return out
+
+
 def resize_to(image: np.ndarray, shape: tuple[int, int], nearest: bool = False) -> np.ndarray:
     """`image` at (H, W) = `shape` (unchanged when it has that size)."""
     if image.shape[:2] == tuple(shape):

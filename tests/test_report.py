@@ -7,6 +7,7 @@ data with the ground truth as the prediction (score 1) and an empty one.
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from evals import cli
+from evals import cli, visual
 from evals.bsds.task import BsdsTask
 from evals.davis.evaluate import count_objects
 from evals.engine import Run, execute
@@ -59,6 +60,16 @@ class FixedMaskModel:
         return [{"segmentation": disk, "predicted_iou": 0.9, "stability_score": 0.9, "area": int(disk.sum())}]
 
 
+class EmptyMaskModel(FixedMaskModel):
+    """A model whose automatic mask generator finds nothing: every image's prediction is empty (no mask chosen, MAE
+    1 everywhere), so all its samples tie."""
+
+    provenance = {**FixedMaskModel.provenance, "model": "empty", "display": "No masks"}
+
+    def generate(self, image: np.ndarray, **params) -> list[dict]:
+        return []
+
+
 class Page(HTMLParser):
     """Checks that tags nest and close; collects tags with their attributes, and the examples of each run."""
 
@@ -68,6 +79,8 @@ class Page(HTMLParser):
         self.tags: list[tuple[str, dict]] = []
         self.runs: dict[str, list[dict]] = {}  # run name -> its examples' data-* attributes
         self.notes: dict[str, str] = {}  # run name -> its note
+        self.rankings: dict[str, str] = {}  # run name -> its "Ranked by ..." / "Not ranked ..." line
+        self.captions: dict[str, dict[str, str]] = {}  # run name -> its panels' captions -> their data URIs
         self._capture: str | None = None  # "note" inside a note
         self._run: str | None = None
         self.feed(text)
@@ -84,6 +97,11 @@ class Page(HTMLParser):
         if tag == "p" and attrs.get("class") == "note":
             self._capture = "note"
             self.notes[self._run] = ""
+        if tag == "p" and attrs.get("class", "").startswith("metric") and self._run is not None:
+            self._capture = "ranking"
+            self.rankings[self._run] = ""
+        if tag == "img" and self._run is not None:
+            self.captions.setdefault(self._run, {})[attrs["alt"]] = attrs["src"]
         if tag == "div" and attrs.get("class") == "example":
             self.runs.setdefault(self._run, []).append(attrs)
 
@@ -98,6 +116,8 @@ class Page(HTMLParser):
     def handle_data(self, data):
         if self._capture == "note":
             self.notes[self._run] += data
+        if self._capture == "ranking":
+            self.rankings[self._run] += data
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +137,7 @@ def report(tmp_path_factory) -> dict:
     oracle = SODTask(sod_params("oracle", amg={"points_per_side": 2}))
     results["fixed"] = execute(Run(task=oracle, run_name="fixed", out=out, data_root=data), FixedMaskModel())
     results["broken"] = execute(Run(task=oracle, run_name="broken", out=out, data_root=data), FixedMaskModel())
+    results["empty"] = execute(Run(task=oracle, run_name="empty", out=out, data_root=data), EmptyMaskModel())
     (out / "sod" / "broken.predictions" / f"{sample_stem(1)}.npz").write_bytes(b"not an npz")  # damaged after the run
     for name in ("gone", "changed"):  # data copied for the run, then deleted / changed
         copy = base / name
@@ -151,14 +172,22 @@ def test_a_section_per_task_with_results_and_the_tables_values(report):
     assert sections == ["task-bsds", "task-sod"]  # tasks in the paper's order, only those with results
     text = report["html"]
     assert f"{report['results']['maps']['metrics']['mae']:.3f}" == "0.350"  # mean of 0, 0.1, 0.3, 1
-    assert re.search(r"<td>maps</td><td>(<strong>|<u>)?0\.350(</strong>|</u>)?</td>", text)
-    bsds = report["results"]["bench_png"]["metrics"]  # the only BSDS row: every value is the best, bold
-    cells = "".join(f"<td><strong>{bsds[key]:.3f}</strong></td>" for key in ("ODS", "OIS", "AP", "R50"))
-    assert f"<tr><td>bench_png [custom-bench]</td>{cells}</tr>" in text  # 5 thresholds: a labelled variant
-    assert '<tr class="flagged"><td>Fixed disk [oracle-amg2] ⚠ UNTRAINED WEIGHTS</td>' in text
-    assert "<h3>gone</h3>" in text and "<h3>changed</h3>" in text  # their rows and sections stay
+    # Another method's maps are not the paper's protocol: no paper value, no mark, and the row says so.
+    assert "<tr><td>maps</td><td>saved predictions, not the paper&#x27;s protocol</td><td>0.350</td>" in text
+    bsds = report["results"]["bench_png"]["metrics"]  # the only BSDS row, on sample data with 5 thresholds
+    cells = "".join(f"<td>{bsds[key]:.3f}</td>" for key in ("ODS", "OIS", "AP", "R50"))  # a lone row: not bold
+    assert f"<tr><td>bench_png</td><td>benchmark at 5 thresholds (paper: 99); sample data</td>{cells}</tr>" in text
+    fixed = "oracle protocol (mask chosen with the ground truth), 2x2 point grid (paper: 32x32); ⚠ untrained weights"
+    # Two runs that read the same (same model and variant) are told apart by their run names.
+    assert f'<tr class="flagged"><td>Fixed disk</td><td>{fixed} [broken]</td>' in text
+    assert f'<tr class="flagged"><td>Fixed disk</td><td>{fixed} [fixed]</td>' in text
+    rows = [line for line in text.splitlines() if re.match(r"<tr( class=\"flagged\")?><td>(maps|Fixed disk|bench_png|"
+                                                            r"gone|changed|No masks)</td>", line)]  # fmt: skip
+    assert len(rows) == 7 and not [r for r in rows if "<strong>" in r or "<u>" in r]  # none comparable: no marks
+    assert "<h3>gone — saved predictions" in text and "<h3>changed — saved predictions" in text  # rows stay
     # Two runs with one table label (same model and variant) are told apart by their run names.
-    assert text.count("<h3>Fixed disk [oracle-amg2] ⚠ UNTRAINED WEIGHTS <code>") == 2
+    assert text.count(f"<h3>Fixed disk — {fixed} <code>") == 2
+    assert "<th>DUTS MAE (0-1) ↓</th>" in text and "<th>ODS (0-1)</th>" in text  # units in the headers
 
 
 def test_best_median_and_worst_are_ordered_by_the_score(report):
@@ -176,6 +205,30 @@ def test_best_median_and_worst_are_ordered_by_the_score(report):
     assert scores[-1] == pytest.approx(min(v["F"] for v in per_image.values()))
 
 
+def data_uri_image(uri: str) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(base64.b64decode(uri.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_a_run_whose_samples_all_tie_is_not_ranked(report):
+    page = report["page"]
+    examples = page.runs["empty"]  # no mask on any image: MAE 1 (score -1) for all four
+    shown = [(e["data-roles"], e["data-sample"], float(e["data-score"])) for e in examples]
+    assert shown == [("example", sample_stem(0), -1.0)]  # one example, the first sample
+    assert page.rankings["empty"].startswith(f"Not ranked: all {NUM_IMAGES} scored samples of {NUM_IMAGES} have ")
+    assert "no best, median or worst" in page.rankings["empty"]
+    assert page.rankings["fixed"].startswith("Ranked by minus the image")  # scores that differ are ranked
+    assert [e["data-roles"] for e in page.runs["fixed"]] == ["best", "median", "worst"]
+
+
+def test_an_empty_prediction_is_a_no_mask_panel_in_the_page(report):
+    captions = report["page"].captions["empty"]
+    assert list(captions) == ["image and the 2x2 point grid", "chosen mask: none", "ground truth"]
+    panel = data_uri_image(captions["chosen mask: none"])
+    assert panel.mean() > 150 and panel.std() > 5  # light grey with the words on it, not a black image
+    stored = decode_prediction((report["out"] / "sod" / "empty.predictions" / f"{sample_stem(0)}.npz").read_bytes())
+    assert stored["chosen_mask"] is None and not np.any(stored["saliency"])  # what is drawn is indeed empty
+
+
 def test_stored_predictions_are_read_back(report):
     store = report["out"] / "sod" / "fixed.predictions"
     stored = {p.stem: decode_prediction(p.read_bytes()) for p in store.glob("*.npz")}
@@ -191,7 +244,8 @@ def test_missing_or_changed_data_gives_a_note_not_a_crash(report):
     notes = report["page"].notes
     assert not {"gone", "changed", "broken"} & set(report["page"].runs)
     assert notes["broken"] == "No examples: making them failed."  # an unreadable prediction: the error is shown
-    assert re.search(r"<pre>Traceback .*in decode_prediction.*Error: ", report["html"], re.S)
+    unreadable = r"<pre>Traceback .*(in decode_prediction|stored prediction cannot be read).*Error: "
+    assert re.search(unreadable, report["html"], re.S)
     assert "data this run scored was found (pass its --data-root)" in notes["gone"]
     assert "gone/DUTS-TE: DUTS-TE not found" in notes["gone"]  # the recorded root was tried, and is gone
     assert "changed/DUTS-TE: other data than the run scored" in notes["changed"]
@@ -209,7 +263,9 @@ def test_a_run_whose_predictions_are_gone_says_so(report):
 def test_ranking_helpers():
     assert pick([(0.5, 0)]) == [(("best", "median", "worst"), 0.5, 0)]
     assert pick([(0.1, 0), (0.9, 1)]) == [(("best",), 0.9, 1), (("median", "worst"), 0.1, 0)]
-    assert pick([(0.2, 0), (0.2, 1), (0.2, 2)]) == [(("best",), 0.2, 0), (("median",), 0.2, 1), (("worst",), 0.2, 2)]
+    # All tie: no best, median or worst, the first sample alone as an example.
+    assert pick([(0.2, 2), (0.2, 0), (0.2, 1)]) == [(("example",), 0.2, 0)]
+    assert pick([(0.2, 0), (0.2, 1), (0.1, 2)]) == [(("best",), 0.2, 0), (("median",), 0.2, 1), (("worst",), 0.1, 2)]
     assert pick([]) == []
     samples = list(range(10))
     assert evenly_spaced(samples, 4) == [0, 3, 6, 9] and evenly_spaced(samples, 0) == samples == evenly_spaced(samples, None)
@@ -288,6 +344,42 @@ def test_ground_truth_scores_one_and_every_panel_is_rgb(name):
         assert np.array_equal(predicted, ground_truth)  # the ground truth as the prediction draws the same
     if name == "davis":  # the tracked points are drawn on the frame
         assert not np.array_equal(first, predicted) and "tracked points" in next(iter(panels))
+
+
+def empty_prediction(name: str, sample) -> dict:
+    if name in ("coco", "seginw"):
+        return {"detections": []}
+    if name == "davis":
+        return PREDICTIONS[name](name, sample)[1]  # every frame's id map all zero
+    if name == "uvo":
+        return {"segmentations": [], "scores": []}
+    if name == "mvtec":
+        return {"anomaly_map": np.zeros((EVAL_RESOLUTION, EVAL_RESOLUTION), np.float32)}
+    height, width = cv2.imread(str(sample.data.mask_path if name == "sod" else sample.data.image)).shape[:2]
+    if name == "sod":
+        return {"saliency": np.zeros((height, width), np.uint8), "chosen_mask": None}
+    return {"edges": np.zeros((height, width), np.float32)}  # bsds
+
+
+@pytest.mark.parametrize("name", [*sorted(PREDICTIONS), "sod", "bsds"])
+def test_an_empty_prediction_is_drawn_as_a_no_mask_panel(name):
+    task = demo_task(name)
+    sample = next(s for s in task.load_dataset(SAMPLE).samples if name != "mvtec" or s.data.anomalous)
+    panels = task.draw_example(sample, empty_prediction(name, sample))
+    caption, panel = list(panels.items())[1]
+    assert re.search(r": (none|empty)", caption), caption
+    assert np.array_equal(panel, visual.no_mask(*panel.shape[:2], text="no edges" if name == "bsds" else "no mask"))
+    assert panel.mean() > 150  # never a black image
+
+
+def test_box_prompt_captions_name_their_source():
+    task = demo_task("coco")  # the demo prompts with ground-truth boxes
+    sample = task.load_dataset(SAMPLE).samples[0]
+    first = next(iter(task.draw_example(sample, coco_like("coco", sample)[0])))
+    assert first.startswith("image and the top ") and first.endswith(" box prompts (ground-truth boxes, oracle)")
+    task.params = {**task.params, "prompts": "detections", "oracle": False}
+    assert next(iter(task.draw_example(sample, coco_like("coco", sample)[0]))).endswith("(ViTDet-H detections)")
+    assert "ViTDet-H" not in task.description.split("(the paper's")[0]
 
 
 @pytest.mark.parametrize("name", ["davis", "mvtec"])

@@ -54,7 +54,7 @@ def examples_html(found: RunExamples) -> str:
 def run_html(task_name: str, run_name: str, result: dict, out: Path, data_root: Path | None,
              max_samples: int | None) -> str:  # fmt: skip
     task = task_class(task_name)
-    label = row_label(run_name, result)
+    label = row_label(run_name, result, task_name)
     named = "" if run_name in label else f" <code>{html.escape(run_name)}</code>"  # runs may share a table label
     title = f'<article class="run" data-run="{html.escape(run_name)}"><h3>{html.escape(label)}{named}</h3>'
     try:
@@ -66,8 +66,14 @@ def run_html(task_name: str, run_name: str, result: dict, out: Path, data_root: 
         return (f'{title}<p class="note">No examples: making them failed.</p>'
                 f"<pre>{html.escape(error)}</pre></article>")  # fmt: skip
     subset = "" if found.considered == found.total else f" ({found.considered} evenly spaced over the run's {found.total})"
-    ranking = (f'<p class="metric">Ranked by {html.escape(task.example_metric)}: {found.ranked} of '
-               f"{found.considered} samples scored{subset}.</p>")  # fmt: skip
+    if found.tied:
+        score = found.examples[0].score
+        ranking = (f'<p class="metric tied">Not ranked: all {found.ranked} scored samples of {found.considered}'
+                   f"{subset} have the same score, {score:.4g} ({html.escape(task.example_metric)}), so there is "
+                   "no best, median or worst; the first is shown.</p>")  # fmt: skip
+    else:
+        ranking = (f'<p class="metric">Ranked by {html.escape(task.example_metric)}: {found.ranked} of '
+                   f"{found.considered} samples scored{subset}.</p>")  # fmt: skip
     return f"{title}{ranking}{examples_html(found)}</article>"
 
 
@@ -93,7 +99,9 @@ def render_report(out: Path, data_root: Path | None = None, max_samples: int | N
     body = [
         "<h1>samzero: zero-shot evaluation report</h1>",
         f"<p>Results in <code>{html.escape(str(out))}</code>, rendered {utc_now()}. Examples per run: the best, "
-        f"median and worst samples by the task's per-sample score, ranked over {ranked} of each run.</p>",
+        f"median and worst samples by the task's per-sample score, ranked over {ranked} of each run (a run whose "
+        "samples all score the same is not ranked; it says so). An empty prediction is drawn as a 'no mask' "
+        "panel.</p>",
         f"<nav>{nav}</nav>",
         f'<section id="tables">{markdown_to_html(render_tables(out))}</section>',
         *(task_html(name, results[name], Path(out), data_root, max_samples) for name in tasks),

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ..base import Dataset, Prediction, Sample, Task
 from ..engine import Run, select_samples
+from ..errors import DataError
 from ..provenance import dataset_fingerprint
 from ..registry import task_class
 from ..store import PredictionStore
@@ -26,6 +27,7 @@ from ..store import PredictionStore
 # one of them (a BSDS image takes ~0.1 s, a UVO video up to seconds), and 100 give a fair best / median / worst.
 DEFAULT_MAX_SAMPLES = 100
 ROLES = ("best", "median", "worst")
+TIED = "example"  # the one role when every ranked sample has the same score: nothing to rank
 
 
 class NoExamples(Exception):
@@ -46,6 +48,11 @@ class RunExamples:
     ranked: int  # samples that got a score
     considered: int  # samples read for ranking
     total: int  # samples of the run
+
+    @property
+    def tied(self) -> bool:
+        """Every ranked sample has the same score (more than one of them): the examples are not ranked."""
+        return len(self.examples) == 1 and self.examples[0].roles == (TIED,)
 
 
 def rebuild_task(task_name: str, result: dict) -> Task:
@@ -70,7 +77,7 @@ def find_dataset(task: Task, data_root: Path | None, recorded: dict) -> Dataset:
         try:
             dataset = task.load_dataset(root)
             fingerprint = dataset_fingerprint(dataset.root, dataset.files)
-        except (OSError, ValueError, RuntimeError) as error:  # DatasetLayoutError is an OSError
+        except (OSError, ValueError, RuntimeError, DataError) as error:  # DatasetLayoutError is a DataError
             problems.append(f"{root}: {(str(error).splitlines() or [type(error).__name__])[0]}")
             continue
         if recorded.get("fingerprint") in (None, fingerprint):
@@ -114,9 +121,13 @@ def rank(task: Task, samples: list[Sample], read: Callable[[Sample], Prediction 
 
 def pick(scored: list[tuple[float, int]]) -> list[tuple[tuple[str, ...], float, int]]:
     """(roles, score, index) of the best, median (the middle of the ranking; of an even count, the one below the
-    middle) and worst, best first. Equal scores rank in sample order."""
+    middle) and worst, best first. Equal scores rank in sample order. When two or more samples all have the same
+    score there is no best or worst: the first sample alone, in the role TIED."""
     if not scored:
         return []
+    if len(scored) > 1 and len({score for score, _ in scored}) == 1:
+        first = min(scored, key=lambda item: item[1])
+        return [((TIED,), first[0], first[1])]
     order = sorted(scored, key=lambda item: (-item[0], item[1]))
     chosen = {"best": order[0], "median": order[len(order) // 2], "worst": order[-1]}
     picked: dict[int, list[str]] = {}
