@@ -2,9 +2,13 @@
 
 Predictions are stored per sample as they are made (`evals.store`), so a killed run resumes with the samples it
 has not finished, and its final numbers equal an uninterrupted run's: the metric always reads the stored form.
+Each stored prediction carries the fingerprint of the input files it was made from (`Task.sample_files`); on
+resume a sample whose inputs changed, or whose stored file cannot be read back, is predicted again, and the results
+count both.
 """
 from __future__ import annotations
 
+import hashlib
 import resource
 import shutil
 import sys
@@ -24,6 +28,8 @@ from models.prompt_model import PromptModel
 
 from . import distributed
 from .base import Dataset, Sample, Task
+from .errors import DataError
+from .names import check_name, check_sample_id
 from .provenance import (
     dataset_fingerprint,
     git_state,
@@ -95,31 +101,93 @@ def prefetched(load: Callable[[Sample], Any], samples: list[Sample], depth: int 
             yield sample, loading.result()
 
 
-def predict_missing(task: Task, model: PromptModel, store: PredictionStore, samples: list, desc: str) -> tuple[int, float]:
-    """Predict and store every sample of `samples` that the store lacks; returns (count, wall seconds)."""
-    missing = [sample for sample in samples if not store.has(sample.id)]
+class FileHasher:
+    """sha256 of files' contents, each file read once per run (a shared annotation file serves every sample)."""
+
+    def __init__(self):
+        self._known: dict[tuple[str, int, int], str] = {}
+
+    def __call__(self, path: Path) -> str:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in self._known:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
+            self._known[key] = digest.hexdigest()
+        return self._known[key]
+
+
+def input_fingerprint(task: Task, sample: Sample, root: Path | None, hasher: FileHasher) -> str:
+    """sha256 over (path below the data root, size, content sha256) of the files the sample's prediction reads."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(p) for p in task.sample_files(sample)):
+        try:
+            size, content = path.stat().st_size, hasher(path)
+        except OSError as err:
+            raise DataError(f"{path}: cannot read this input of sample {sample.id!r} ({err.strerror or err})") from None
+        name = path.relative_to(root) if root is not None and path.is_relative_to(root) else path
+        digest.update(f"{name.as_posix()}\t{size}\t{content}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class PredictionCounts:
+    predicted: int = 0  # samples predicted by this call (new, changed inputs, unreadable)
+    inputs_changed: int = 0  # of these: stored from inputs that have changed since
+    unreadable: int = 0  # of these: stored files that could not be read back
+    seconds: float = 0.0
+
+
+def predict_missing(task: Task, model: PromptModel, store: PredictionStore, samples: list, root: Path | None,
+                    desc: str) -> PredictionCounts:  # fmt: skip
+    """Predict and store every sample of `samples` without a whole stored prediction of its current inputs."""
+    hasher = FileHasher()
+    fingerprints = {sample.id: input_fingerprint(task, sample, root, hasher) for sample in samples}
+    status = {sample.id: store.status(sample.id, fingerprints[sample.id]) for sample in samples}
+    todo = [sample for sample in samples if status[sample.id] != "stored"]
+    counts = PredictionCounts(predicted=len(todo), inputs_changed=sum(v == "changed" for v in status.values()),
+                              unreadable=sum(v == "unreadable" for v in status.values()))  # fmt: skip
+    for kind, what in (("changed", "made from inputs that have changed since"), ("unreadable", "unreadable")):
+        named = [store.path(sample_id).name for sample_id, v in status.items() if v == kind]
+        if named:
+            shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+            print(f"{desc}: {len(named)} stored predictions {what} are predicted again: {shown}", file=sys.stderr)
     model.encoder_seconds, model.encoder_calls = 0.0, 0
     start = time.perf_counter()
-    with tqdm(total=len(samples), initial=len(samples) - len(missing), desc=desc, unit="sample", file=sys.stderr) as bar:
-        for sample, inputs in prefetched(task.load_inputs, missing):
+    with tqdm(total=len(samples), initial=len(samples) - len(todo), desc=desc, unit="sample", file=sys.stderr) as bar:
+        for sample, inputs in prefetched(task.load_inputs, todo):
             with torch.inference_mode():
-                store.save(sample.id, task.predict(model, sample, inputs))
+                store.save(sample.id, task.predict(model, sample, inputs), fingerprints[sample.id])
             bar.update()
-    return len(missing), time.perf_counter() - start if missing else 0.0
+    counts.seconds = time.perf_counter() - start if todo else 0.0
+    return counts
 
 
-def execute(run: Run, model: PromptModel | None) -> dict[str, Any] | None:
-    """Run `run` end to end and write its results JSON; returns what was written (None on ranks other than 0)."""
+def prepare(run: Run) -> Dataset:
+    """The run's dataset, its layout read and checked, and its names checked: before any model loads."""
+    check_name("run name (from --model and the task's options)", run.run_name)
+    dataset = run.task.load_dataset(run.data_root)
+    source = str(dataset.root) if dataset.root is not None else dataset.name
+    for sample in dataset.samples:
+        check_sample_id(sample.id, source)
+    if not select_samples(dataset, run.limit):
+        raise DataError(f"{dataset.name} {dataset.split}: no samples found under {dataset.root}")
+    return dataset
+
+
+def execute(run: Run, model: PromptModel | None, dataset: Dataset | None = None) -> dict[str, Any] | None:
+    """Run `run` end to end and write its results JSON; returns what was written (None on ranks other than 0).
+    `dataset`: what `prepare(run)` returned (prepared here when not given)."""
     task = run.task
     if (model is None) == (run.external_predictions is None):
         raise ValueError("give exactly one of a model or a folder of external predictions")
-    dataset = task.load_dataset(run.data_root)
+    dataset = dataset if dataset is not None else prepare(run)
     samples = select_samples(dataset, run.limit)
-    if not samples:
-        raise RuntimeError(f"{dataset.name} {dataset.split}: no samples found under {dataset.root}")
     model_provenance = model.provenance if model is not None else {"predictions": str(run.external_predictions)}
     rank, world_size = distributed.rank_and_world()
-    predicted, predict_seconds, encoder_seconds, encoder_calls = 0, 0.0, 0.0, 0
+    counts, encoder_seconds, encoder_calls = PredictionCounts(), 0.0, 0
     store = None
     if model is not None:
         if run.overwrite and rank == 0 and run.store_dir.exists():
@@ -127,11 +195,12 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any] | None:
         distributed.barrier()
         manifest = {"task": task.name, "params": task.prediction_params(), **_store_identity(model_provenance)}
         store = PredictionStore(run.store_dir, manifest)
-        predicted, predict_seconds = predict_missing(task, model, store, distributed.shard(samples, rank, world_size),
-                                                     f"{task.name}/{run.run_name}")  # fmt: skip
-        per_rank = distributed.gather((predicted, predict_seconds, model.encoder_seconds, model.encoder_calls))
-        predicted, predict_seconds = sum(r[0] for r in per_rank), sum(r[1] for r in per_rank)
-        encoder_seconds, encoder_calls = sum(r[2] for r in per_rank), sum(r[3] for r in per_rank)
+        shard = distributed.shard(samples, rank, world_size)
+        mine = predict_missing(task, model, store, shard, dataset.root, f"{task.name}/{run.run_name}")
+        per_rank = distributed.gather((mine, model.encoder_seconds, model.encoder_calls))
+        counts = PredictionCounts(*(sum(getattr(r[0], f) for r in per_rank)
+                                    for f in ("predicted", "inputs_changed", "unreadable", "seconds")))  # fmt: skip
+        encoder_seconds, encoder_calls = sum(r[1] for r in per_rank), sum(r[2] for r in per_rank)
         if rank != 0:
             return None  # rank 0 scores every sample from the store
 
@@ -151,6 +220,7 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any] | None:
         "task": task.name,
         "run": run.run_name,
         "variant": task.variant(),
+        "variant_label": task.variant_label(),
         "paper_comparable": task.paper_comparable(),
         "metrics": metrics,
         "provenance": {
@@ -170,14 +240,16 @@ def execute(run: Run, model: PromptModel | None) -> dict[str, Any] | None:
             },
             "protocol": task.params,
             "timings": {
-                "predicted_samples": predicted,
-                "resumed_samples": len(samples) - predicted if store is not None else 0,
-                "predict_seconds": round(predict_seconds, 3),
-                "predict_seconds_per_sample": round(predict_seconds / predicted, 4) if predicted else None,
-                "samples_per_second": round(predicted / predict_seconds, 4) if predict_seconds else None,
+                "predicted_samples": counts.predicted,
+                "resumed_samples": len(samples) - counts.predicted if store is not None else 0,
+                # stored predictions predicted again: made from inputs that changed since, or unreadable
+                "repredicted_samples": {"inputs_changed": counts.inputs_changed, "unreadable": counts.unreadable},
+                "predict_seconds": round(counts.seconds, 3),
+                "predict_seconds_per_sample": round(counts.seconds / counts.predicted, 4) if counts.predicted else None,
+                "samples_per_second": round(counts.predicted / counts.seconds, 4) if counts.seconds else None,
                 "encoder_calls": encoder_calls,
                 "encoder_seconds": round(encoder_seconds, 3),
-                "encoder_share": round(encoder_seconds / predict_seconds, 4) if predict_seconds else None,
+                "encoder_share": round(encoder_seconds / counts.seconds, 4) if counts.seconds else None,
                 "peak_memory_mb": peak_memory_mb(run.device),
                 "world_size": world_size,
                 "evaluate_seconds": round(evaluate_seconds, 3),

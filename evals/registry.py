@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 
 from .base import Task
+from .errors import UsageError
 
 # In the order of the paper's tables.
 TASKS: dict[str, str | None] = {
@@ -22,8 +23,8 @@ TASKS: dict[str, str | None] = {
 }
 
 
-class TaskNotAvailable(LookupError):
-    pass
+class TaskNotAvailable(UsageError):
+    """A --task name without a plugin."""
 
 
 def task_class(name: str) -> type[Task]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from models.errors import UnsupportedSetting
 from models.backends import TensorFloat32, accelerate, check_precision, use_full_float32, with_precision
 from models.repvit import build_repvit_m23_encoder
 
@@ -20,7 +21,7 @@ def encoder_and_reference():
         return encoder, image, encoder(image)
 
 
-@pytest.mark.parametrize("backend", ["channels_last", "jit", "onnxruntime"])
+@pytest.mark.parametrize("backend", ["channels_last", "onnxruntime"])
 def test_backend_matches_eager(backend, encoder_and_reference, tmp_path):
     encoder, image, reference = encoder_and_reference
     accelerated = accelerate(encoder, backend, torch.device("cpu"), example=image, onnx_dir=tmp_path)
@@ -40,7 +41,7 @@ def test_compile_matches_eager(encoder_and_reference):
 
 
 def test_unknown_backend_is_an_error(encoder_and_reference):
-    with pytest.raises(ValueError, match="unknown backend"):
+    with pytest.raises(UnsupportedSetting, match="unknown backend"):
         accelerate(encoder_and_reference[0], "tensorrt", torch.device("cpu"))
 
 
@@ -57,7 +58,7 @@ def test_bf16_autocast_returns_float32_close_to_fp32(encoder_and_reference):
 
 def test_fp32_precision_is_the_module_itself(encoder_and_reference):
     encoder = encoder_and_reference[0]
-    assert with_precision(encoder, "fp32", "jit", torch.device("cpu")) is encoder
+    assert with_precision(encoder, "fp32", "onnxruntime", torch.device("cpu")) is encoder
 
 
 @pytest.mark.parametrize(
@@ -65,13 +66,13 @@ def test_fp32_precision_is_the_module_itself(encoder_and_reference):
     [
         ("fp16", "eager", "cpu", "needs a CUDA device"),
         ("tf32", "compile", "cpu", "needs a CUDA device"),
-        ("bf16", "jit", "cpu", "does not see"),
+        ("bf16", "onnxruntime", "cpu", "does not see"),
         ("bf16", "onnxruntime", "cuda", "does not see"),
         ("fp8", "eager", "cuda", "unknown precision"),
     ],
 )
 def test_unsupported_precisions_are_errors(precision, backend, device, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UnsupportedSetting, match=message):
         check_precision(precision, backend, torch.device(device))
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from models.errors import UnsupportedSetting
 from models.backends import check_precision, optimise_encoder, use_full_float32
 from models.bf16x3 import Bf16x3Conv1x1, Bf16x3Linear, split_bf16, to_bf16x3
 from models.repvit import build_repvit_m23_encoder
@@ -85,17 +86,17 @@ def test_compiled_split_keeps_the_low_term():
 
 
 def test_bf16x3_precision_needs_cuda_and_a_pytorch_backend():
-    with pytest.raises(ValueError, match="needs a CUDA device"):
+    with pytest.raises(UnsupportedSetting, match="needs a CUDA device"):
         check_precision("bf16x3", "eager", torch.device("cpu"))
-    with pytest.raises(ValueError, match="does not see"):
+    with pytest.raises(UnsupportedSetting, match="does not see"):
         check_precision("bf16x3", "onnxruntime", torch.device("cuda"))
-    with pytest.raises(ValueError, match="needs a CUDA device"):
+    with pytest.raises(UnsupportedSetting, match="needs a CUDA device"):
         optimise_encoder(nn.Linear(2, 2), "eager", "bf16x3", torch.device("cpu"))
 
 
 def test_bf16x3_needs_a_pytorch_with_the_mixed_product(monkeypatch):
     monkeypatch.setattr("models.backends.has_bf16_product", lambda: False)
-    with pytest.raises(ValueError, match="PyTorch 2.8 or later"):
+    with pytest.raises(UnsupportedSetting, match="PyTorch 2.8 or later"):
         check_precision("bf16x3", "cudagraphs", torch.device("cuda"))
 
 

@@ -16,6 +16,7 @@ import scipy.io
 from scipy.optimize import linear_sum_assignment
 from skimage.morphology import thin as skimage_thin
 
+from evals.errors import DataError
 from evals.bsds.bench_files import (
     SUMMARY_FIELDS,
     read_bench_results,
@@ -286,20 +287,20 @@ def test_readers(tmp_path):
     scipy.io.savemat(str(tmp_path / "pb.mat"), {"pb": png})
     np.testing.assert_array_equal(read_prediction(tmp_path / "pb.mat"), png)
 
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(DataError, match="missing.png: file not found"):
         read_prediction(tmp_path / "missing.png")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(DataError, match="no prediction for missing"):
         find_prediction(tmp_path, "missing")
     scipy.io.savemat(str(tmp_path / "two.mat"), {"a": png, "b": png})
-    with pytest.raises(ValueError, match="ucm2"):
+    with pytest.raises(DataError, match="ucm2"):
         read_prediction(tmp_path / "two.mat")
-    with pytest.raises(ValueError, match="groundTruth"):
+    with pytest.raises(DataError, match="groundTruth"):
         read_ground_truth(tmp_path / "two.mat")
     cv2.imwrite(str(tmp_path / "rgb.png"), np.zeros((4, 4, 3), np.uint8))
-    with pytest.raises(ValueError, match="8-bit single-channel"):
+    with pytest.raises(DataError, match="8-bit single-channel"):
         read_prediction(tmp_path / "rgb.png")
     (tmp_path / "junk.mat").write_bytes(b"not a mat file")
-    with pytest.raises(ValueError):
+    with pytest.raises(DataError, match="junk.mat: not a readable MATLAB .mat file"):
         read_prediction(tmp_path / "junk.mat")
     with pytest.raises(ValueError, match="ground truth"):
         evaluate_image(png[:-1], read_ground_truth(DATA / "groundTruth" / "2018.mat"))
@@ -320,5 +321,5 @@ def test_evaluate_directory_matches_per_image(bench_outputs, tmp_path):
 
     empty = tmp_path / "no_predictions"
     empty.mkdir()
-    with pytest.raises(FileNotFoundError, match="2018"):
+    with pytest.raises(DataError, match="2018"):
         evaluate_directory(empty, DATA / "groundTruth", progress=False)

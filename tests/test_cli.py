@@ -38,22 +38,22 @@ def test_latency_task_writes_results_and_tables(tmp_path):
     metrics = results["metrics"]
     assert metrics["encoder"]["runs"] == 3 and metrics["decoder"]["runs"] == 30
     assert metrics["encoder"]["min_ms"] <= metrics["encoder_ms"] <= metrics["encoder"]["max_ms"]
-    assert results["provenance"]["protocol"]["input_size"] == 1024
+    assert metrics["encoder"]["encoder_input_shape"] == [1, 3, 1024, 1024]
     assert json.loads((tmp_path / "latency" / "repvit.json").read_text())["metrics"]["encoder_ms"] == metrics["encoder_ms"]
     assert "(cpu, eager, fp32, measured)" in write_tables(tmp_path).read_text()
 
 
-@pytest.mark.parametrize("argv", [[], ["--task", "latency"]])
-def test_incomplete_command_lines_are_usage_errors(argv):
-    with pytest.raises(SystemExit):
-        cli.main(argv)
+@pytest.mark.parametrize("argv,message", [([], "give --task"), (["--task", "latency"], "--task needs --model")])
+def test_incomplete_command_lines_are_usage_errors(argv, message, capsys):
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16x3"])
 def test_cuda_precision_on_cpu_fails_before_the_model_loads(precision, tmp_path, capsys, monkeypatch):
-    import models
+    import models.loading
 
-    monkeypatch.setattr(models, "build_model", lambda *a, **k: pytest.fail("the model was built before the check"))
+    monkeypatch.setattr(models.loading, "build_model", lambda *a, **k: pytest.fail("the model was built before the check"))
     code = cli.main(["--task", "latency", "--model", "repvit", "--untrained", "--precision", precision, "--out", str(tmp_path)])
     assert code == 2
     assert f"--precision {precision} needs a CUDA device" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from pycocotools.cocoeval import COCOeval
 
 from evals import cli
 from evals.base import Sample
+from evals.errors import DataError
 from evals.coco.dataset import read_coco_images
 from evals.coco.metric import IMPLEMENTATIONS, MaskAPEvaluator, results_without_boxes
 from evals.coco.prompts import PromptedImage
@@ -227,12 +228,12 @@ def test_external_predictions_may_be_a_folder(tmp_path):
     (tmp_path / "masks.json").write_text("[]")
     assert resolve_results_file(tmp_path) == tmp_path / "masks.json"
     (tmp_path / "other.json").write_text("[]")
-    with pytest.raises(FileNotFoundError, match="masks.json, other.json"):
+    with pytest.raises(DataError, match="masks.json, other.json"):
         resolve_results_file(tmp_path)
     (tmp_path / "coco_instances_results.json").write_text("[]")  # detectron2's output folder
     assert resolve_results_file(tmp_path) == tmp_path / "coco_instances_results.json"
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(DataError, match="missing"):
         resolve_results_file(tmp_path / "missing")
     (tmp_path / "bad.json").write_text('[{"image_id": 1}]')
-    with pytest.raises(ValueError, match="lacks"):
+    with pytest.raises(DataError, match="lacks"):
         read_results_by_image(tmp_path / "bad.json", ("image_id", "segmentation"))

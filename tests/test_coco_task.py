@@ -21,6 +21,7 @@ from pycocotools.coco import COCO
 
 from evals import cli
 from evals.base import DatasetLayoutError
+from evals.errors import DataError, UsageError
 from evals.coco.dataset import read_coco_images, read_rgb
 from evals.coco.options import add_mask_protocol_arguments, decoding_params
 from evals.coco.prompts import BoxPrompt, attach_prompts, read_detection_prompts
@@ -179,7 +180,7 @@ def test_detection_prompts_are_grouped_by_image_in_file_order(tmp_path):
     assert prompts[7] == (BoxPrompt((10.5, 20.0, 30.0, 40.25), 3, 0.9), BoxPrompt((1, 2, 3, 4), 2, 0.95))
     assert prompts[7][0].xyxy == (10.5, 20.0, 40.5, 60.25)
     images = read_coco_images(ANNOTATIONS, DATA / "val2017")
-    with pytest.raises(ValueError, match="another split"):
+    with pytest.raises(DataError, match="another split"):
         attach_prompts(images, prompts)
     first = images[0].image_id
     attached = attach_prompts(images, {first: prompts[7]})
@@ -200,10 +201,10 @@ def test_an_image_without_prompts_is_not_embedded(tiny_root, tmp_path):
 def test_wrong_layout_and_missing_boxes_are_clear_errors(tmp_path, tiny_root):
     with pytest.raises(DatasetLayoutError, match=r"annotations/instances_val2017.json"):
         coco_task("--boxes", "gt").load_dataset(tmp_path)
-    with pytest.raises(FileNotFoundError, match="coco_vitdet.json"):
-        coco_task("--boxes", str(tmp_path / "missing.json"))
-    with pytest.raises(ValueError, match="--boxes gt"):
-        coco_task()
+    missing = coco_task("--boxes", str(tmp_path / "missing.json")).requirements(tiny_root)  # named, not raised
+    assert [r.describe() for r in missing if not r.is_met()] == [missing[-1].describe()]
+    assert "missing.json" in missing[-1].describe() and "coco_vitdet.json" in missing[-1].describe()
+    assert "--boxes gt" in missing[-1].describe()
     assert cli.main(["--task", "coco", "--model", "repvit", "--predictions", str(tmp_path / "none.json")]) == 2
     broken = tmp_path / "broken"
     shutil.copytree(tiny_root / "coco" / "annotations", broken / "annotations")
@@ -215,7 +216,7 @@ def test_wrong_layout_and_missing_boxes_are_clear_errors(tmp_path, tiny_root):
 def test_an_image_of_another_size_is_an_error(tiny_root):
     image = read_coco_images(ANNOTATIONS, tiny_root / "coco" / "val2017")[0]
     assert read_rgb(image).shape == (image.height, image.width, 3)
-    with pytest.raises(ValueError, match="annotation file says"):
+    with pytest.raises(DataError, match="annotation file says"):
         read_rgb(type(image)(**{**image.__dict__, "height": image.height + 1}))
 
 
@@ -268,5 +269,5 @@ def test_shared_options_survive_a_second_box_prompted_task():
     add_mask_protocol_arguments(parser.add_argument_group("seginw"))  # SegInW adds the same options
     args = parser.parse_args(["--mask-selection", "refine", "--box-batch", "3"])
     assert decoding_params(args)["mask_selection"] == "refine" and decoding_params(args)["box_batch"] == 3
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(UsageError, match="positive"):
         decoding_params(parser.parse_args(["--box-batch", "0"]))

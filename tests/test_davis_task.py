@@ -373,7 +373,7 @@ def test_missing_dataset_and_tracker_weights_are_clear_errors(tmp_path):
 
 
 def test_variants_name_every_departure_from_the_defaults(monkeypatch):
-    monkeypatch.setattr("evals.davis.task.tracker_params", lambda name, checkpoint: {"tracker": name})
+    monkeypatch.setattr("evals.davis.task.tracker_params", lambda name, checkpoint, *_: {"tracker": name})
     assert DavisTask(DavisTask.sam_pt_params("pips")).variant() is None
     assert DavisTask(DavisTask.sam_pt_params("pips")).paper_comparable()
     mobilesam_setting = DavisTask(DavisTask.sam_pt_params("pips", refinement_iterations=3))

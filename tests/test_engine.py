@@ -7,14 +7,16 @@ import stat
 import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 import torch
 
 from evals.engine import Run, execute, prefetched
+from evals.errors import DataError
 from evals.store import PredictionStore, atomic_write_json, decode_prediction, encode_prediction
-from tests.fakes import ToyTask, toy_prompt_model
+from tests.fakes import ToyTask, disk_image, toy_prompt_model
 
 
 def run_toy(out, task=None, limit=None, model=None):
@@ -55,7 +57,7 @@ def test_results_carry_provenance(tmp_path):
 
 def test_store_refuses_predictions_made_with_other_settings(tmp_path):
     run_toy(tmp_path, limit=2)
-    with pytest.raises(RuntimeError, match="other settings.*params"):
+    with pytest.raises(DataError, match="other settings.*params"):
         run_toy(tmp_path, task=ToyTask(params={"points": 2}), limit=2)
 
 
@@ -66,9 +68,56 @@ def test_prediction_round_trip_is_exact_and_writes_are_atomic(tmp_path):
     assert np.array_equal(back["logits"], prediction["logits"]) and back["logits"].dtype == np.float32
     assert back["score"] == prediction["score"] and back["labels"] == [1, 2] and back["name"] == "x"
     store = PredictionStore(tmp_path / "store", {"task": "t"})
-    store.save("a/b", prediction)
-    assert store.load("a/b")["score"] == prediction["score"] and store.load("missing") is None
+    store.save("a/b", prediction, inputs="f1")
+    assert store.load("a/b")["score"] == prediction["score"]
+    assert store.status("a/b", "f1") == "stored" and store.status("a/b", "f2") == "changed"
+    assert store.status("missing", "f1") == "missing"
     assert not list((tmp_path / "store").rglob("*.tmp"))
+
+
+class FileToyTask(ToyTask):
+    """ToyTask reading its images from PNG files in `folder`, listed as each sample's input files."""
+
+    def __init__(self, folder: Path, **kwargs):
+        super().__init__(**kwargs)
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(self.num_samples):
+            if not self.image_path(i).exists():
+                cv2.imwrite(str(self.image_path(i)), disk_image(i)[0])
+
+    def image_path(self, index: int) -> Path:
+        return self.folder / f"disk_{index:03d}.png"
+
+    def sample_files(self, sample):
+        return [self.image_path(sample.data)]
+
+    def load_inputs(self, sample):
+        return cv2.imread(str(self.image_path(sample.data)))[..., ::-1].copy(), disk_image(sample.data)[1]
+
+
+def test_changed_inputs_and_unreadable_stored_files_are_predicted_again(tmp_path, capsys):
+    images = tmp_path / "images"
+    first = run_toy(tmp_path / "out", task=FileToyTask(images))
+    store = tmp_path / "out" / "toy" / "toy.predictions"
+    # One input changes (same size: only its content), one stored prediction is truncated.
+    image = cv2.imread(str(images / "disk_002.png"))
+    cv2.imwrite(str(images / "disk_002.png"), 255 - image)
+    stored = (store / "disk_004.npz").read_bytes()
+    (store / "disk_004.npz").write_bytes(stored[: len(stored) // 2])
+    task = FileToyTask(images)
+    again = run_toy(tmp_path / "out", task=task)
+    assert task.predictions_made == 2
+    timings = again["provenance"]["timings"]
+    assert timings["repredicted_samples"] == {"inputs_changed": 1, "unreadable": 1}
+    assert timings["predicted_samples"] == 2 and timings["resumed_samples"] == 4
+    err = capsys.readouterr().err
+    assert "1 stored predictions made from inputs that have changed since are predicted again: disk_002.npz" in err
+    assert "1 stored predictions unreadable are predicted again: disk_004.npz" in err
+    # The rerun scores what the files hold now: the same as a fresh run on them, not the first run's numbers.
+    fresh = run_toy(tmp_path / "fresh", task=FileToyTask(images))
+    assert again["metrics"] == fresh["metrics"]
+    assert first["metrics"] != fresh["metrics"]
 
 
 def test_written_files_get_the_permissions_of_a_plain_open(tmp_path):

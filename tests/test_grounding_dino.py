@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from evals.coco.prompts import read_detection_prompts
+from evals.errors import DataError
 from evals.detectors.coco_results import detect_annotation_file
 from evals.detectors.grounding_dino import (
     DetectorWeightsError,
@@ -204,7 +205,7 @@ def test_a_tokenizer_of_another_vocabulary_is_refused(detector, tmp_path):
     (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n.\n?\n")
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "BertTokenizer"}))
     other = AutoTokenizer.from_pretrained(str(tmp_path), local_files_only=True)
-    with pytest.raises(ValueError, match="does not belong to the model"):
+    with pytest.raises(DataError, match="does not belong to the model"):
         GroundingDinoDetector(detector.model, other, "cpu", {})
 
 

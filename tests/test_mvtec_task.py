@@ -20,6 +20,7 @@ from torchvision.models.resnet import BasicBlock, ResNet
 from evals import cli
 from evals.base import DatasetLayoutError
 from evals.engine import Run, execute
+from evals.errors import DataError, UsageError
 from evals.mvtec.anomaly_map import anomaly_map, sam_input
 from evals.mvtec.categories import CATEGORIES, TEST_IMAGES, TOTAL_TEST_IMAGES, parse_categories
 from evals.mvtec.dataset import load_mvtec_dataset, read_mask
@@ -152,7 +153,7 @@ def test_saa_prompts():
     assert normalise_caption("  Black hole ") == "black hole." and normalise_caption("defect.") == "defect."
     assert len(CATEGORIES) == 15 and sum(TEST_IMAGES.values()) == TOTAL_TEST_IMAGES == 1725
     assert parse_categories("screw,tile") == ("tile", "screw")
-    with pytest.raises(ValueError, match="unknown MVTec AD category"):
+    with pytest.raises(UsageError, match="unknown MVTec AD category"):
         parse_categories("tile,sofa")
 
 
@@ -371,7 +372,7 @@ def test_external_maps_in_every_format(pipeline, tmp_path):
         evaluator.process(sample, {"anomaly_map": maps[sample.id]})
     assert results["metrics"]["per_category"] == evaluator.evaluate()["per_category"]
     (tmp_path / "tile" / "good" / "000.tiff").unlink()
-    with pytest.raises(FileNotFoundError, match="tile/good/000"):
+    with pytest.raises(DataError, match="tile/good/000"):
         execute(Run(task=task, run_name="mine", out=pipeline.base / "ext", data_root=pipeline.data,
                     external_predictions=tmp_path), None)  # fmt: skip
 

@@ -21,6 +21,7 @@ from pycocotools.coco import COCO
 
 from evals import cli
 from evals.base import DatasetLayoutError
+from evals.errors import DataError, UsageError
 from evals.coco.metric import mask_ap
 from evals.engine import Run, execute
 from evals.registry import task_class
@@ -172,7 +173,7 @@ def test_labelled_variants():
     assert reordered.variant() == "gt-boxes"  # all 25, in any order
     assert seginw_task("--seginw-boxes", "gt", "--mask-selection", "refine").params["mask_selection"] == "single"
     for bad in ("", "Fruits,Fruits", "../x"):
-        with pytest.raises(ValueError):
+        with pytest.raises(UsageError):
             seginw_task("--seginw-boxes", "gt", "--seginw-datasets", bad)
 
 
@@ -186,14 +187,15 @@ def test_missing_datasets_and_box_files_are_named(seginw_root, tmp_path):
     subset = seginw_task("--seginw-boxes", "gt", "--seginw-datasets", "Fruits,Hand").load_dataset(partial / "seginw")
     assert [s.id for s in subset.samples] == ["Fruits/0", "Fruits/1", "Hand/0", "Hand/1"]
     boxes = ground_truth_box_files(seginw_root, tmp_path / "boxes", names=SEGINW_DATASETS[:-1])
-    with pytest.raises(FileNotFoundError, match="no box file for Watermelon.*--detect seginw"):
-        seginw_task("--seginw-boxes", str(boxes))
-    with pytest.raises(ValueError, match="--seginw-boxes gt"):
-        seginw_task()
+    (missing,) = [r.describe() for r in seginw_task("--seginw-boxes", str(boxes)).requirements(seginw_root)
+                  if not r.is_met()]  # fmt: skip
+    assert "Watermelon.json" in missing and f"--detect seginw --data-root {seginw_root}" in missing
+    default = [r for r in seginw_task().requirements(seginw_root) if not r.is_met()]  # boxes/seginw, not there
+    assert [str(r.path) for r in default] == ["boxes/seginw"] and "--out boxes/seginw" in default[0].source
     unknown_image = {"image_id": 99, "category_id": 0, "bbox": [0, 0, 1, 1], "score": 1}
     (boxes / "Fruits.json").write_text(json.dumps([unknown_image]))
     task = seginw_task("--seginw-boxes", str(boxes), "--seginw-datasets", "Fruits")
-    with pytest.raises(ValueError, match="Fruits.json does not match Fruits"):
+    with pytest.raises(DataError, match="Fruits.json does not match Fruits"):
         task.load_dataset(seginw_root)
 
 
@@ -218,7 +220,7 @@ def test_other_methods_masks_from_per_dataset_files(seginw_root, tmp_path):
     metrics = run(task, seginw_root, tmp_path / "out", None, external=predictions)["metrics"]
     assert metrics["mean_AP"] == 100.0
     (predictions / "seginw-Bottles_val.json").unlink()
-    with pytest.raises(FileNotFoundError, match="Bottles"):
+    with pytest.raises(DataError, match="Bottles"):
         seginw_task("--predictions", str(predictions))
 
 

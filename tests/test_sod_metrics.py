@@ -17,6 +17,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import py_sod_metrics
 
+from evals.errors import DataError
 from evals.sod.folders import match_prediction_folder, read_gray
 from evals.sod.metrics import RESULT_KEYS, SODMetrics, score_image
 from evals.sod.parallel import evaluate_folders, evaluate_pairs
@@ -247,7 +248,7 @@ def test_missing_predictions_are_listed(tmp_path):
     for name in ("a", "b", "c"):
         cv2.imwrite(str(tmp_path / "gt" / f"{name}.png"), np.zeros((4, 4), np.uint8))
     cv2.imwrite(str(tmp_path / "pred" / "b.png"), np.zeros((4, 4), np.uint8))
-    with pytest.raises(FileNotFoundError, match=r"2 of 3 masks .* a, c"):
+    with pytest.raises(DataError, match=r"2 of 3 masks .* a, c"):
         match_prediction_folder(tmp_path / "pred", tmp_path / "gt")
 
 

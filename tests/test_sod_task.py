@@ -21,6 +21,7 @@ from evals import cli
 from evals.base import DatasetLayoutError
 from evals.engine import Run, execute
 from evals.registry import task_class
+from evals.errors import DataError, UsageError
 from evals.sod.dataset import load_sod_dataset
 from evals.sod.metrics import RESULT_KEYS, score_image
 from evals.sod.protocols import (
@@ -247,7 +248,7 @@ def test_unpaired_images_and_masks_are_named(tmp_path):
     root = write_dataset(tmp_path, {"a": mask, "b": mask})
     (root / "DUTS-TE" / "DUTS-TE-Mask" / "b.png").unlink()
     cv2.imwrite(str(root / "DUTS-TE" / "DUTS-TE-Mask" / "c.png"), mask)
-    with pytest.raises(FileNotFoundError, match=r"(?s)1 of 2 images.*: b.*1 of 2 masks.*: c"):
+    with pytest.raises(DataError, match=r"(?s)1 of 2 images.*: b.*1 of 2 masks.*: c"):
         load_sod_dataset(root)
 
 
@@ -277,10 +278,10 @@ def test_external_saliency_maps(tmp_path):
     assert metrics["s_measure"] == pytest.approx(1.0)
     assert set(RESULT_KEYS) - {"mae"} <= set(metrics) and metrics["num_images"] == NUM_IMAGES
     cv2.imwrite(str(maps / f"{sample_stem(0)}.png"), np.zeros((10, 10), np.uint8))
-    with pytest.raises(ValueError, match="10x10"):
+    with pytest.raises(DataError, match="10x10"):
         execute(run, None)
     (maps / f"{sample_stem(0)}.png").unlink()
-    with pytest.raises(FileNotFoundError, match=sample_stem(0)):
+    with pytest.raises(DataError, match=sample_stem(0)):
         execute(run, None)
 
 
@@ -316,7 +317,7 @@ def test_params_and_column():
     assert default.params["paper_comparable"] is True and "ORACLE" in default.params["note"]
     quick = sod_task("--sod-amg-points-per-side", "4")
     assert quick.params["amg"]["points_per_side"] == 4 and quick.params["paper_comparable"] is False
-    with pytest.raises(ValueError, match="unknown AMG"):
+    with pytest.raises(UsageError, match="unknown AMG"):
         sod_params(amg={"points": 3})
     (column,) = task_class("sod").columns
     assert column.key == "mae" and column.higher_is_better is False and column.digits == 3 and column.paper == PAPER_MAE

@@ -241,12 +241,12 @@ def test_pips_refuses_a_checkpoint_without_the_network_weights(fake_pips, tmp_pa
 
 
 class FakeCoTracker(nn.Module):
-    """co-tracker v1's CoTracker as build_cotracker returns it: attribute S (window), called with rgbs (1 x T x 3 x H
-    x W, 0-255), queries (1 x N x 3: t, x, y) and iters, returning (trajectories 1 x T x N x 2, features,
-    visibilities 1 x T x N in [0, 1], train data). Points move by VELOCITY (in frame pixels, scaled to the
+    """co-tracker v1's CoTracker as build_cotracker_stride_4_wind_8 returns it: attribute S (window), called with rgbs
+    (1 x T x 3 x H x W, 0-255), queries (1 x N x 3: t, x, y) and iters, returning (trajectories 1 x T x N x 2,
+    features, visibilities 1 x T x N in [0, 1], train data). Points move by VELOCITY (in frame pixels, scaled to the
     interp shape); visibility 0.9, except 0.6 for point 2."""
 
-    def __init__(self, checkpoint):
+    def __init__(self, checkpoint=None):
         super().__init__()
         self.S, self.checkpoint, self.calls = 8, checkpoint, []
         self.norm = nn.LayerNorm(4)
@@ -276,7 +276,7 @@ def install_fake_cotracker(monkeypatch, v1: bool = True) -> list[FakeCoTracker]:
     names = ["cotracker", "cotracker.models", "cotracker.models.build_cotracker", "cotracker.models.core",
              "cotracker.models.core.cotracker", "cotracker.models.core.cotracker.cotracker"]  # fmt: skip
     modules = {name: types.ModuleType(name) for name in names}
-    modules["cotracker.models.build_cotracker"].build_cotracker = lambda checkpoint: built.append(
+    modules["cotracker.models.build_cotracker"].build_cotracker_stride_4_wind_8 = lambda checkpoint=None: built.append(
         FakeCoTracker(checkpoint)) or built[-1]  # fmt: skip
     core = modules["cotracker.models.core.cotracker.cotracker"]
     core.get_points_on_a_grid = grid_points
@@ -292,14 +292,15 @@ def install_fake_cotracker(monkeypatch, v1: bool = True) -> list[FakeCoTracker]:
 @pytest.fixture
 def cotracker_weights(tmp_path):
     path = tmp_path / "cotracker_stride_4_wind_8.pth"
-    path.write_bytes(b"weights")
+    torch.save({"model": {"norm.weight": torch.full((4,), 3.0), "norm.bias": torch.zeros(4)}}, path)
     return path
 
 
 def test_cotracker_adapter_scales_adds_support_grids_and_thresholds(monkeypatch, cotracker_weights):
     built = install_fake_cotracker(monkeypatch)
     tracker = build_tracker("cotracker", cotracker_weights)
-    assert isinstance(tracker, CoTrackerTracker) and built[0].checkpoint == str(cotracker_weights)
+    assert isinstance(tracker, CoTrackerTracker) and built[0].checkpoint is None  # built bare, loaded weights_only
+    assert built[0].norm.weight.tolist() == [3.0] * 4
     video = moving_video(26)  # 240 x 320 frames
     tracks = tracker.track(video, QUERIES)
     (shape, queries, iters), = built[0].calls  # fmt: skip

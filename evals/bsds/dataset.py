@@ -10,8 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..base import DatasetLayoutError
+from ..errors import DataError
+from ..names import check_name
 
 ROOT_CANDIDATES = ("BSR/BSDS500/data", "BSDS500/data", "BSDS500", ".")
+CANONICAL_ROOT = ROOT_CANDIDATES[0]  # where BSR_bsds500.tgz unpacks
+# The 2013 BSR release (Berkeley; research use), as linked from the BSDS500 page
+# (https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/resources.html).
+BSDS500_URL = "http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz"
 EXPECTED_TREE = """\
 <data-root>/BSR/BSDS500/data/     (or <data-root>/BSDS500/, or <data-root> itself)
     images/{split}/*.jpg
@@ -43,6 +49,7 @@ def read_bsds(data_root: Path, split: str = "test") -> tuple[Path, list[BsdsImag
     root = find_bsds(data_root, split)
     images = []
     for gt in sorted((root / "groundTruth" / split).glob("*.mat")):
+        check_name("BSDS500 image name", gt.stem, DataError)
         image = root / "images" / split / f"{gt.stem}.jpg"
         if not image.is_file():
             raise DatasetLayoutError(f"{gt} has no image {image}", EXPECTED_TREE.format(split=split))

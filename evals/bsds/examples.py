@@ -34,8 +34,14 @@ def draw(image_path: Path, ground_truth: Path, edges) -> dict[str, np.ndarray]:
     annotators = read_ground_truth(ground_truth)
     consensus = np.mean(annotators, axis=0)  # fraction of the annotators who drew a boundary there
     image = visual.read_rgb(image_path)
+    soft = soft_edges(edges)
+    if soft.size and soft.max() > 0:
+        predicted = ("predicted edges (soft map)", visual.grey_map(soft, invert=True))
+    else:  # an all-zero map: said in words, not drawn as a blank page
+        shape = soft.shape if soft.ndim == 2 and soft.size else consensus.shape
+        predicted = ("predicted edges: none (all zero)", visual.no_mask(*shape, text="no edges"))
     return {
         "image": image if image is not None else visual.blank(*consensus.shape),
-        "predicted edges (soft map)": visual.grey_map(soft_edges(edges), invert=True),
+        predicted[0]: predicted[1],
         f"human boundaries ({len(annotators)} annotators, darker = more agree)": visual.grey_map(consensus, invert=True),
     }

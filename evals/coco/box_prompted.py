@@ -2,18 +2,74 @@
 ahead, segmented one mask per box (protocol.py), and scored and drawn alike in the report (examples.py)."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
 import numpy as np
 
-from models.prompt_model import PromptModel
-
 from ..base import Sample, Task
-from . import examples
 from .dataset import read_rgb
 from .protocol import segment_image
+
+# The command line imports every task module: torch (the model interface) and pycocotools (the report's examples)
+# are imported where they are used.
+if TYPE_CHECKING:
+    from models.prompt_model import PromptModel
+    from models.registry import Capabilities
+
+MULTIMASK_OUTPUTS = 3  # SAM's multimask output: 3 masks per prompt, the ones 'best' and 'refine' choose from
 
 
 class BoxPromptedTask(Task):
     """A Task whose `params` hold `mask_selection` and `box_batch` (options.decoding_params)."""
+
+    detector: ClassVar[str] = "a detector"  # whose boxes the paper's protocol prompts with (named in the report)
+    mask_selection_option: ClassVar[str] = "--mask-selection"  # the option that sets params["mask_selection"]
+
+    def prompt_source(self) -> str | None:
+        """Where this run's box prompts came from, in words (the report's captions); None: no prompts (the masks
+        of another method, `--predictions`)."""
+        prompts = self.params.get("prompts")
+        if prompts == "ground truth":
+            return "ground-truth boxes, oracle"
+        if prompts == "detections":
+            return f"{self.detector} detections" if self.params.get("paper_boxes") is not False else "other detections"
+        return None
+
+    def prompts_file(self, sample: Sample) -> Path:
+        """The detections file the sample's box prompts come from (runs with `params["prompts"] == "detections"`)."""
+        raise NotImplementedError
+
+    def capability_problems(self, capabilities: Capabilities) -> list[str]:
+        """Box prompts; for 'best' and 'refine' SAM's 3 multimask outputs; for 'refine' mask input as well."""
+        if self.params.get("prompts") not in ("detections", "ground truth"):  # another method's masks: no model
+            return []
+        selection, option = self.params["mask_selection"], self.mask_selection_option
+        problems = [] if capabilities.boxes else ["box prompts (each box of the run, detected or ground truth, prompts the model)"]
+        if selection in ("best", "refine") and capabilities.multimask_outputs < MULTIMASK_OUTPUTS:
+            problems.append(
+                f"multimask output, {MULTIMASK_OUTPUTS} masks per box ({option} {selection} keeps the one of the "
+                f"{MULTIMASK_OUTPUTS} with the highest predicted IoU, as TinySAM's and EfficientViT-SAM's scripts do; "
+                f"this model gives {capabilities.multimask_outputs}; {option} single needs one)"
+            )  # fmt: skip
+        if selection in ("single", "refine") and not capabilities.single_mask_output:
+            problems.append(f"single-mask output ({option} {selection} asks one mask per box"
+                            f"{', in its second pass' if selection == 'refine' else ''}, multimask_output=False)")  # fmt: skip
+        if selection == "refine" and not capabilities.mask_input:
+            problems.append(f"mask input ({option} refine feeds the chosen mask's low-resolution logits back to the "
+                            "mask decoder with the box, SAM paper D.4)")  # fmt: skip
+        return problems
+
+    def sample_files(self, sample: Sample) -> list[Path]:
+        """The image (read only when it has prompts) and the file its prompts come from: the boxes file, or the
+        annotation file for ground-truth boxes."""
+        files = [sample.data.image.path] if sample.data.prompts else []
+        prompts = self.params.get("prompts")
+        if prompts == "ground truth":
+            files.append(sample.data.image.annotation_file)
+        elif prompts == "detections":
+            files.append(self.prompts_file(sample))
+        return files
 
     def load_inputs(self, sample: Sample) -> np.ndarray | None:
         return read_rgb(sample.data.image) if sample.data.prompts else None  # an image without prompts is skipped
@@ -25,7 +81,11 @@ class BoxPromptedTask(Task):
 
     def example_score(self, sample: Sample, prediction: dict) -> float | None:
         """Mean best mask IoU of the image's objects (examples.py); None without ground truth."""
+        from . import examples
+
         return examples.best_iou_recall(sample.data.image, prediction["detections"])
 
     def draw_example(self, sample: Sample, prediction: dict) -> dict:
-        return examples.draw(sample.data, prediction["detections"])
+        from . import examples
+
+        return examples.draw(sample.data, prediction["detections"], self.prompt_source())

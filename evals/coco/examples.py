@@ -16,6 +16,7 @@ import numpy as np
 from pycocotools import mask as mask_util
 
 from .. import visual
+from ..errors import DataError
 from .dataset import CocoImage, read_rgb
 from .prompts import PromptedImage
 from .rle import compressed_rle, decode_mask
@@ -56,20 +57,29 @@ def best_iou_recall(image: CocoImage, detections: list[dict]) -> float | None:
     return float(np.mean(best))
 
 
-def draw(prompted: PromptedImage, detections: list[dict]) -> dict[str, np.ndarray]:
+def draw(prompted: PromptedImage, detections: list[dict], prompt_source: str | None = None) -> dict[str, np.ndarray]:
+    """`prompt_source`: where the run's box prompts came from, in words ("ViTDet-H detections", "ground-truth
+    boxes, oracle"); None for another method's masks."""
     image = prompted.image
     try:
         rgb = read_rgb(image)
-    except (OSError, ValueError):
+    except (OSError, ValueError, DataError):  # a missing or broken image: the panels without it
         rgb = visual.blank(image.height, image.width)
     shown = sorted(range(len(detections)), key=lambda i: -detections[i]["score"])[:MAX_SHOWN]
     boxes = [detections[i]["bbox"] for i in shown if "bbox" in detections[i]]  # another method's masks have none
     xyxy = [(x, y, x + w, y + h) for x, y, w, h in boxes]
     objects = ground_truth(image)
-    prompts = f"image and the box prompts of the top {len(xyxy)} detections" if xyxy else "image"
+    source = f" ({prompt_source})" if prompt_source else ""
+    prompts = f"image and the top {len(xyxy)} box prompts{source}" if xyxy else "image"
+    masks = [decode_mask(detections[i]["segmentation"]) for i in shown]
+    if any(mask.any() for mask in masks):
+        caption = f"predicted masks ({len(shown)} of {len(detections)}, highest scores)"
+        predicted = (caption, visual.overlay_masks(rgb, masks))
+    else:
+        empty = f"all {len(detections)} empty" if detections else "none"
+        predicted = (f"predicted masks: {empty}", visual.no_mask(*rgb.shape[:2]))
     return {
         prompts: visual.draw_boxes(rgb, xyxy),
-        f"predicted masks ({len(shown)} of {len(detections)}, highest scores)":
-            visual.overlay_masks(rgb, [decode_mask(detections[i]["segmentation"]) for i in shown]),
+        predicted[0]: predicted[1],
         f"ground truth ({len(objects)} objects)": visual.overlay_masks(rgb, [decode_mask(o["segmentation"]) for o in objects]),
     }  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..errors import UsageError
 from .metric import IMPLEMENTATIONS, IOU_TYPE, MAX_DETS, default_implementation
 from .protocol import DEFAULT_BOX_BATCH, DEFAULT_MASK_SELECTION, MASK_SELECTIONS, MASK_THRESHOLD
 
@@ -35,7 +36,7 @@ def add_mask_protocol_arguments(group: Any) -> None:
 def decoding_params(args: argparse.Namespace) -> dict[str, Any]:
     """How boxes become masks (sources: protocol.py, prompts.py, dataset.py), recorded in the results."""
     if args.box_batch < 1:
-        raise ValueError(f"--box-batch must be positive, got {args.box_batch}")
+        raise UsageError(f"--box-batch must be positive, got {args.box_batch}")
     return {
         "mask_selection": args.mask_selection,
         "box_batch": args.box_batch,

@@ -2,11 +2,13 @@
 
 Detections files (COCO results format, ``[{image_id, category_id, bbox: [x, y, w, h], score}, ...]``), both of
 ViTDet-H on COCO val2017, as the SAM paper (appendix D.4) prompts SAM with:
-- TinySAM's ``coco_instances_results_vitdet.json`` (xinghaochen/TinySAM README, "Evaluation"; read by
-  eval/tinysam_zero_shot_ins_eval.py, default ``--vit_det_file_path json_files/coco_instances_results_vitdet.json``);
+- TinySAM's ``coco_instances_results_vitdet.json`` (xinghaochen/TinySAM README, "Evaluation": a release asset,
+  TINYSAM_BOXES_URL; read by eval/tinysam_zero_shot_ins_eval.py, default ``--vit_det_file_path
+  json_files/coco_instances_results_vitdet.json``);
 - EfficientViT-SAM's ``coco_vitdet.json`` (mit-han-lab/efficientvit, applications/efficientvit_sam/README.md,
-  "pre-generated files" ``source_json_file/coco_vitdet.json``; read by eval_efficientvit_sam_model.py
-  ``--prompt_type box_from_detector --source_json_file``).
+  "pre-generated files": https://huggingface.co/mit-han-lab/efficientvit-sam/tree/main/source_json_file, the file
+  EFFICIENTVIT_BOXES_URL; read by eval_efficientvit_sam_model.py ``--prompt_type box_from_detector
+  --source_json_file``).
 Every detection of the file is a prompt (neither reference filters by score or count); its category and score are
 kept as they are and only its mask comes from SAM. A segmentation the file may carry (ViTDet's own mask) is ignored.
 
@@ -20,10 +22,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .dataset import CocoImage
-from .results_file import read_results_by_image
+from ..errors import DataError
+from .dataset import CocoImage, box_problem
+from .results_file import by_image, read_results
 
 GROUND_TRUTH_SCORE = 1.0  # every ground-truth prompt ranks equally; COCOeval then keeps the file's order
+TINYSAM_BOXES_NAME = "coco_instances_results_vitdet.json"
+TINYSAM_BOXES_URL = "https://github.com/xinghaochen/TinySAM/releases/download/2.0/coco_instances_results_vitdet.json"
+EFFICIENTVIT_BOXES_NAME = "coco_vitdet.json"
+EFFICIENTVIT_BOXES_URL = (
+    "https://huggingface.co/mit-han-lab/efficientvit-sam/resolve/main/source_json_file/coco_vitdet.json"
+)
 
 
 @dataclass(frozen=True)
@@ -55,28 +64,34 @@ def ground_truth_prompts(image: CocoImage) -> tuple[BoxPrompt, ...]:
     )
 
 
-def read_detection_prompts(path: Path) -> dict[int, tuple[BoxPrompt, ...]]:
-    """{image_id: box prompts in file order} from a COCO results file of boxes."""
-    prompts = {}
-    for image_id, detections in read_results_by_image(path, ("image_id", "category_id", "bbox", "score")).items():
-        for detection in detections:
-            if len(detection["bbox"]) != 4:
-                raise ValueError(f"{path}: image {image_id}: bbox {detection['bbox']} is not [x, y, w, h]")
-        prompts[image_id] = tuple(BoxPrompt(tuple(d["bbox"]), d["category_id"], d["score"]) for d in detections)
-    return prompts
+def read_detection_prompts(path: Path, source: str | None = None) -> dict[int, tuple[BoxPrompt, ...]]:
+    """{image_id: box prompts in file order} from a COCO results file of boxes. Every box must be four finite numbers
+    with a positive width and height (a negative one would prompt SAM with an inverted box): a DataError names the
+    file and the detection otherwise. `source`: where a whole copy of the file comes from (named in errors)."""
+    detections = read_results(path, ("image_id", "category_id", "bbox", "score"), source)
+    for index, detection in enumerate(detections):
+        problem = box_problem(detection["bbox"], allow_empty=False)
+        if problem:
+            raise DataError(f"{path}: detection #{index} (image {detection['image_id']}): {problem}")
+    return {
+        image_id: tuple(BoxPrompt(tuple(d["bbox"]), d["category_id"], d["score"]) for d in entries)
+        for image_id, entries in by_image(detections).items()
+    }
 
 
-def attach_prompts(images: list[CocoImage], detections: dict[int, tuple[BoxPrompt, ...]] | None) -> list[PromptedImage]:
+def attach_prompts(images: list[CocoImage], detections: dict[int, tuple[BoxPrompt, ...]] | None,
+                   source: Path | None = None) -> list[PromptedImage]:  # fmt: skip
     """Each image with its detections (none if the detector found nothing), or its ground-truth boxes if
-    `detections` is None. Detections of images that are not in the annotation file are an error (a file for
-    another split or dataset, e.g. LVIS)."""
+    `detections` is None. Detections of images that are not in the annotation file are an error naming `source`, the
+    boxes file (a file for another split or dataset, e.g. LVIS)."""
     if detections is None:
         return [PromptedImage(image, ground_truth_prompts(image)) for image in images]
     unknown = set(detections) - {image.image_id for image in images}
     if unknown:
         shown = ", ".join(str(i) for i in sorted(unknown)[:5])
-        raise ValueError(
-            f"the boxes file has detections for {len(unknown)} images that the annotation file does not list "
-            f"(e.g. {shown}): is it for another split or dataset?"
+        listed_by = f"the annotation file {images[0].annotation_file}" if images else "the annotation file"
+        raise DataError(
+            f"{source or 'the boxes file'}: detections for {len(unknown)} images that {listed_by} does not list "
+            f"(e.g. image ids {shown}): is it for another split or dataset?"
         )
     return [PromptedImage(image, detections.get(image.image_id, ())) for image in images]

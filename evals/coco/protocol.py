@@ -13,14 +13,17 @@ float64 before casting (a difference below 1e-4 pixel).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-
-from models.prompt_model import PromptModel
 
 from .prompts import BoxPrompt
 from .rle import encode_masks
+
+if TYPE_CHECKING:  # torch is imported where it is used: the command line imports this module for its option values
+    import torch
+
+    from models.prompt_model import PromptModel
 
 # Which mask of the decoder becomes the detection's mask (`--mask-selection`):
 #   best    multimask output (3 masks), keep the one with the highest predicted IoU: TinySAM
@@ -76,6 +79,8 @@ def segment_boxes(model: PromptModel, prompts: Sequence[BoxPrompt], mask_selecti
 
 def _decode_masks(model: PromptModel, boxes: np.ndarray, mask_selection: str) -> np.ndarray:
     """B x H x W boolean masks for B boxes (x0, y0, x1, y1)."""
+    import torch
+
     if mask_selection == "single":
         return _binarize(model.predict(boxes=boxes, multimask_output=False).logits[:, 0])
     first = model.predict(boxes=boxes, multimask_output=True)

@@ -8,11 +8,14 @@ H x W x N Fortran array) gives the same RLEs as one at a time.
 from __future__ import annotations
 
 import numpy as np
-from pycocotools import mask as mask_util
+
+# pycocotools is imported where it is used: the command line imports the task modules, and --help must not wait for it.
 
 
 def encode_masks(masks: np.ndarray) -> list[dict]:
     """N x H x W boolean masks -> N compressed RLEs ``{"size": [H, W], "counts": str}``."""
+    from pycocotools import mask as mask_util
+
     if masks.ndim != 3:
         raise ValueError(f"expected N x H x W masks, got shape {masks.shape}")
     if len(masks) == 0:
@@ -23,6 +26,8 @@ def encode_masks(masks: np.ndarray) -> list[dict]:
 
 def decode_mask(rle: dict) -> np.ndarray:
     """A compressed RLE -> H x W boolean mask."""
+    from pycocotools import mask as mask_util
+
     counts = rle["counts"]
     return mask_util.decode({"size": rle["size"], "counts": counts.encode() if isinstance(counts, str) else counts}) > 0
 
@@ -35,6 +40,8 @@ def compressed_rle(segmentation, height: int, width: int) -> dict:
     ("now only support compressed RLE format as segmentation results"), so they are converted here, with the same
     pycocotools calls as COCO.annToRLE uses for ground truth (frPyObjects, then merge for polygons).
     """
+    from pycocotools import mask as mask_util
+
     if isinstance(segmentation, list):  # polygons [[x0, y0, x1, y1, ...], ...]
         rle = mask_util.merge(mask_util.frPyObjects(segmentation, height, width))
     elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):

@@ -1,6 +1,7 @@
 """`--task coco`: zero-shot instance segmentation on COCO val2017, masks from box prompts, mask AP.
 
     python run_eval.py --task coco --model repvit --boxes coco_instances_results_vitdet.json
+    python run_eval.py --task coco --model repvit      # boxes from <data-root>/coco/coco_instances_results_vitdet.json
     python run_eval.py --task coco --model repvit --boxes gt                       # oracle: ground-truth boxes
     python run_eval.py --task coco --model other --predictions coco_instances_results.json   # another method's masks
 
@@ -16,39 +17,53 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from models.checkpoint import sha256_file
-
-from ..base import Column, Dataset, Evaluator, Sample
+from ..base import Column, Dataset, Evaluator, Requirement, Sample
+from ..paper import paper_values
 from .box_prompted import BoxPromptedTask
-from .dataset import find_val2017, read_coco_images, require_image_files
+from .dataset import (
+    VAL2017_ANNOTATIONS_URL,
+    VAL2017_FOLDER,
+    find_val2017,
+    read_coco_images,
+    require_image_files,
+    val2017_requirements,
+    val2017_root,
+)
 from .metric import MaskAPEvaluator
 from .options import add_mask_protocol_arguments, decoding_params, evaluation_params
-from .prompts import GROUND_TRUTH_SCORE, attach_prompts, read_detection_prompts
+from .prompts import (
+    EFFICIENTVIT_BOXES_NAME,
+    EFFICIENTVIT_BOXES_URL,
+    GROUND_TRUTH_SCORE,
+    TINYSAM_BOXES_NAME,
+    TINYSAM_BOXES_URL,
+    attach_prompts,
+    read_detection_prompts,
+)
 from .results_file import mask_detections, read_results_by_image, resolve_results_file
 
 SECTION = "Instance segmentation (COCO) and SegInW"
-# RepViT-SAM paper (arXiv 2312.05760), zero-shot instance segmentation on COCO val2017 from ViTDet-H boxes.
-PAPER_AP = {"vit_h": 46.8, "vit_b": 42.5, "mobilesam": 42.7, "repvit": 44.4}
-PAPER_APS = {"vit_h": 31.8, "vit_b": 29.8, "mobilesam": 27.0, "repvit": 29.1}
-PAPER_APM = {"vit_h": 51.0, "vit_b": 47.0, "mobilesam": 46.5, "repvit": 48.6}
-PAPER_APL = {"vit_h": 63.6, "vit_b": 56.8, "mobilesam": 61.1, "repvit": 61.4}
+# The paper's numbers (zero-shot instance segmentation on COCO val2017 from ViTDet-H boxes, mask AP in %) are in
+# evals/paper_results.csv.
+PAPER_AP, PAPER_APS, PAPER_APM, PAPER_APL = (paper_values("coco", key) for key in ("AP", "APs", "APm", "APl"))
 GROUND_TRUTH_BOXES = "gt"
-MISSING_BOXES = (
-    "--task coco needs box prompts: --boxes FILE, the ViTDet-H detections on val2017 in COCO results format "
-    "(TinySAM's coco_instances_results_vitdet.json or EfficientViT-SAM's coco_vitdet.json), or --boxes gt for "
-    "ground-truth boxes (an oracle setting)"
+BOXES_SOURCE = (
+    f"TinySAM's {TINYSAM_BOXES_URL} or EfficientViT-SAM's {EFFICIENTVIT_BOXES_URL} (both ViTDet-H on val2017); "
+    "or give --boxes FILE, or --boxes gt for ground-truth boxes (an oracle, not the paper's protocol)"
 )
 
 
 class CocoTask(BoxPromptedTask):
     name = "coco"
-    description = "COCO val2017 instance segmentation from box prompts (ViTDet-H detections), mask AP"
+    description = "COCO val2017 instance segmentation from box prompts (the paper's: ViTDet-H detections), mask AP"
     columns = (
-        Column("AP", "AP", SECTION, paper=PAPER_AP),
-        Column("APs", "APs", SECTION, paper=PAPER_APS),
-        Column("APm", "APm", SECTION, paper=PAPER_APM),
-        Column("APl", "APl", SECTION, paper=PAPER_APL),
+        Column("AP", "AP", SECTION, paper=PAPER_AP, unit="%"),
+        Column("APs", "APs", SECTION, paper=PAPER_APS, unit="%"),
+        Column("APm", "APm", SECTION, paper=PAPER_APM, unit="%"),
+        Column("APl", "APl", SECTION, paper=PAPER_APL, unit="%"),
     )
+    samples_name = "images"
+    detector = "ViTDet-H"
     demo_args = ("--boxes", GROUND_TRUTH_BOXES)
     evaluation_only_params = ("coco_eval",)  # which COCOeval implementation scores: same numbers, same masks
     example_metric = "mean over the ground-truth objects of the best mask IoU of a detection of their category"
@@ -60,30 +75,50 @@ class CocoTask(BoxPromptedTask):
     def variant(self) -> str | None:
         return "gt-boxes" if self.params.get("oracle") else None
 
+    def variant_label(self) -> str | None:
+        return "ground-truth boxes (oracle)" if self.params.get("oracle") else None
+
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("coco")
         group.add_argument("--boxes", metavar="FILE|gt",
-                           help="box prompts: ViTDet-H detections in COCO results format (TinySAM's "
-                                "coco_instances_results_vitdet.json, EfficientViT-SAM's coco_vitdet.json), or 'gt' "
-                                "for ground-truth boxes (oracle)")  # fmt: skip
+                           help=f"box prompts: ViTDet-H detections in COCO results format, TinySAM's "
+                                f"{TINYSAM_BOXES_URL} or EfficientViT-SAM's {EFFICIENTVIT_BOXES_URL} (default: "
+                                f"either file in <data-root>/{VAL2017_FOLDER}/), or 'gt' for ground-truth boxes "
+                                "(oracle)")  # fmt: skip
         add_mask_protocol_arguments(group)
 
     @classmethod
     def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, "predictions", None) is not None:  # another method's masks: nothing is decoded
+            from models.checkpoint import sha256_file  # imports torch: only once a run is set up
+
             results_file = resolve_results_file(args.predictions)
             return {"prompts": "none: masks from --predictions", "predictions_file": str(results_file),
                     "predictions_sha256": sha256_file(results_file), **evaluation_params(args)}  # fmt: skip
-        return {**box_prompt_params(args.boxes), **decoding_params(args), **evaluation_params(args)}
+        return {**box_prompt_params(args.boxes, args.data_root), **decoding_params(args), **evaluation_params(args)}
+
+    def requirements(self, data_root: Path) -> list[Requirement]:
+        """COCO val2017's images and annotations, and for the paper's protocol the ViTDet-H boxes file."""
+        requirements = val2017_requirements(data_root)
+        if self.params.get("prompts") == "detections":
+            path = Path(self.params["boxes_file"])
+            what = (f"ViTDet-H box prompts (--boxes FILE; without it {TINYSAM_BOXES_NAME} or "
+                    f"{EFFICIENTVIT_BOXES_NAME} in <data-root>/{VAL2017_FOLDER}/)")  # fmt: skip
+            requirements.append(Requirement(what, path, BOXES_SOURCE, path.is_file))
+        return requirements
+
+    def prompts_file(self, sample: Sample) -> Path:
+        return Path(self.params["boxes_file"])
 
     def load_dataset(self, data_root: Path) -> Dataset:
         images_dir, annotation_file = find_val2017(data_root)
-        images = read_coco_images(annotation_file, images_dir)
+        images = read_coco_images(annotation_file, images_dir, VAL2017_ANNOTATIONS_URL)
         require_image_files(images)
         prompts_from = self.params.get("prompts")
         if prompts_from == "detections":
-            prompted = attach_prompts(images, read_detection_prompts(Path(self.params["boxes_file"])))
+            boxes_file = Path(self.params["boxes_file"])
+            prompted = attach_prompts(images, read_detection_prompts(boxes_file, BOXES_SOURCE), boxes_file)
         elif prompts_from == "ground truth":
             prompted = attach_prompts(images, None)
         else:  # external predictions: no prompts
@@ -103,19 +138,31 @@ class CocoTask(BoxPromptedTask):
         if self._external is None or self._external[0] != path:
             self._external = (path, read_results_by_image(path, ("image_id", "category_id", "score", "segmentation")))
         image = sample.data.image
-        return {"detections": mask_detections(self._external[1].get(image.image_id, []), image.height, image.width)}
+        entries = self._external[1].get(image.image_id, [])
+        return {"detections": mask_detections(entries, image.height, image.width, f"{path}: image {image.image_id}")}
 
 
-def box_prompt_params(boxes: str | None) -> dict[str, Any]:
-    """Where the box prompts come from, recorded in the results: the detections file and its sha256, or the
-    ground-truth oracle."""
-    if boxes is None:
-        raise ValueError(MISSING_BOXES)
+def default_boxes_file(data_root: Path) -> Path:
+    """Where the paper's boxes are looked for without --boxes: TinySAM's or EfficientViT-SAM's file beside COCO
+    val2017 (<data-root>/coco or <data-root> itself); where neither is, TinySAM's name where val2017 is (or goes)."""
+    data_root = Path(data_root)
+    for root in (data_root / VAL2017_FOLDER, data_root):
+        for name in (TINYSAM_BOXES_NAME, EFFICIENTVIT_BOXES_NAME):
+            if (root / name).is_file():
+                return root / name
+    return val2017_root(data_root) / TINYSAM_BOXES_NAME
+
+
+def box_prompt_params(boxes: str | None, data_root: Path = Path("datasets")) -> dict[str, Any]:
+    """Where the box prompts come from, recorded in the results: the detections file (--boxes FILE, or without it
+    the paper's file in its default place, `default_boxes_file`) and its sha256, or the ground-truth oracle. A
+    missing file is not an error here: the run's requirements name it, with everything else that is missing."""
+    from models.checkpoint import sha256_file  # imports torch: only once a run is set up
+
     if boxes == GROUND_TRUTH_BOXES:
         return {"prompts": "ground truth", "oracle": True,
                 "note": "ORACLE: ground-truth boxes, not the paper's detector boxes; crowd annotations not prompted",
                 "ground_truth_score": GROUND_TRUTH_SCORE}  # fmt: skip
-    path = Path(boxes)
-    if not path.is_file():
-        raise FileNotFoundError(f"--boxes {path}: no such file. {MISSING_BOXES}")
-    return {"prompts": "detections", "oracle": False, "boxes_file": str(path), "boxes_sha256": sha256_file(path)}
+    path = default_boxes_file(data_root) if boxes is None else Path(boxes)
+    return {"prompts": "detections", "oracle": False, "boxes_file": str(path),
+            "boxes_sha256": sha256_file(path) if path.is_file() else None}  # fmt: skip

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from evals.errors import DataError
 from evals.parallel import process_pool
 from evals.davis.io import DEFAULT_RESOLUTION, DavisSequence, MaskFormatError, ResultsFolder, open_davis
 from evals.davis.metrics import BOUNDARY_TOLERANCE, frame_scores, sequence_statistics, tolerance_footprint
@@ -36,7 +37,7 @@ from evals.davis.metrics import BOUNDARY_TOLERANCE, frame_scores, sequence_stati
 GLOBAL_MEASURES = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
 
-class TooManyObjectsError(ValueError):
+class TooManyObjectsError(DataError, ValueError):
     """A result PNG holds an object id above the number of objects in the sequence's first annotation."""
 
 
@@ -233,8 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv_dir", type=Path, help="write the official CSVs (3 decimals) to this folder")
     args = parser.parse_args(argv)
 
-    result = evaluate_davis(args.davis_root, args.results_path, args.set, args.sequences, args.workers,
-                            annotation_format=args.annotation_format)
+    try:
+        result = evaluate_davis(args.davis_root, args.results_path, args.set, args.sequences, args.workers,
+                                annotation_format=args.annotation_format)
+    except DataError as err:  # a missing or broken file: one paragraph naming it, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(format_tables(result, args.set))
     if args.json:
         args.json.write_text(json.dumps(result.to_dict(), indent=1))

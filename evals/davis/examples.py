@@ -47,8 +47,13 @@ def draw(video: DavisVideo, prediction: dict, positive_points: int | None) -> di
         scale = np.array(truth.shape[::-1]) / np.array(prediction["working_size"][::-1])  # (x, y) working -> 480p
         for k, (tracks, visible) in enumerate(zip(prediction["trajectories"][t], prediction["visibilities"][t])):
             points = visual.draw_object_points(points, tracks * scale, visible, positive_points, k)
+    predicted_ids = frames_by_name(prediction)[frame_name]
+    if np.any(predicted_ids):
+        predicted = ("predicted objects", visual.overlay_ids(image, predicted_ids))
+    else:  # every object lost on this frame: said in words, not shown as the bare frame
+        predicted = ("predicted objects: none on this frame", visual.no_mask(*image.shape[:2]))
     return {
         f"frame {frame_name} and the tracked points": points,
-        "predicted objects": visual.overlay_ids(image, frames_by_name(prediction)[frame_name]),
+        predicted[0]: predicted[1],
         "ground truth": visual.overlay_ids(image, truth),
     }

@@ -13,18 +13,24 @@ from pathlib import Path
 
 from evals.davis.evaluator import frames_by_name
 from evals.davis.io import write_palette_mask
-from evals.store import decode_prediction
+from evals.errors import DataError
+from evals.store import UNREADABLE, decode_prediction
 
 
 def export_results(store_dir: Path, out_dir: Path) -> list[str]:
     """Write every stored sequence's masks; returns the sequence names written."""
     written = []
     for path in sorted(Path(store_dir).glob("*.npz")):
-        for frame_name, ids in frames_by_name(decode_prediction(path.read_bytes())).items():
+        try:
+            prediction = decode_prediction(path.read_bytes())
+        except UNREADABLE as err:  # a truncated or foreign file
+            raise DataError(f"{path}: not a whole stored prediction ({type(err).__name__}: {err}); predict the "
+                            "sequence again (run the same davis command)") from None  # fmt: skip
+        for frame_name, ids in frames_by_name(prediction).items():
             write_palette_mask(Path(out_dir) / path.stem / f"{frame_name}.png", ids)
         written.append(path.stem)
     if not written:
-        raise FileNotFoundError(f"no stored predictions (*.npz) in {store_dir}")
+        raise DataError(f"no stored predictions (*.npz) in {store_dir}: give results/davis/<run>.predictions")
     return written
 
 
@@ -33,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("store_dir", type=Path, help="results/davis/<run>.predictions")
     parser.add_argument("out_dir", type=Path, help="results folder to write")
     args = parser.parse_args(argv)
-    names = export_results(args.store_dir, args.out_dir)
+    try:
+        names = export_results(args.store_dir, args.out_dir)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"{len(names)} sequence(s) written to {args.out_dir}")
     return 0
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from segment_anything.utils.transforms import ResizeLongestSide
 
+from ..images import open_pil
 from .protocol import LONGEST_SIDE
 
 
@@ -25,9 +25,9 @@ def working_size(height: int, width: int) -> tuple[int, int]:
 
 
 def read_working_frame(path: Path) -> np.ndarray:
-    """A JPEG frame as H x W x 3 uint8 RGB at the working size."""
-    with Image.open(path) as image:
-        rgb = np.asarray(image.convert("RGB"))
+    """A JPEG frame as H x W x 3 uint8 RGB at the working size (a missing, truncated or undecodable file is a
+    DataError naming it, evals/images.py)."""
+    rgb = np.asarray(open_pil(path).convert("RGB"))
     return ResizeLongestSide(LONGEST_SIDE).apply_image(rgb)
 
 

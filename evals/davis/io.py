@@ -20,6 +20,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..errors import DataError
+from ..images import open_pil
+from ..names import check_name
+
 # davis2017/davis.py, DAVIS.__init__: resolution='480p' default; the ImageSets folder is '2017' for the
 # semi-supervised task; subsets are listed in DAVIS.SUBSET_OPTIONS.
 DEFAULT_RESOLUTION = "480p"
@@ -50,15 +54,15 @@ EXPECTED_RESULTS_TREE = """Expected results layout:
                              pixel value = object id (0 = background), same size as the annotation"""
 
 
-class DavisLayoutError(FileNotFoundError):
+class DavisLayoutError(DataError, FileNotFoundError):
     """The dataset or results folder does not have the DAVIS layout."""
 
 
-class MissingResultFrameError(FileNotFoundError):
+class MissingResultFrameError(DataError, FileNotFoundError):
     """A results PNG that the evaluation needs is missing."""
 
 
-class MaskFormatError(ValueError):
+class MaskFormatError(DataError, ValueError):
     """A PNG cannot be read as an object-id map, or does not match its annotation."""
 
 
@@ -105,17 +109,16 @@ def _id_map_from_image(image: Image.Image, path: Path) -> np.ndarray:
 
 def detect_annotation_format(path: Path) -> str:
     """'davis2016' for a grayscale PNG holding only 0 and 255 (binary mask); 'davis2017' (object ids) otherwise."""
-    with Image.open(path) as image:
-        if image.mode != "L":
-            return "davis2017"
-        values = np.unique(np.asarray(image))
+    image = open_pil(path)  # checked whole (evals/images.py): a missing or truncated PNG is a DataError naming it
+    if image.mode != "L":
+        return "davis2017"
+    values = np.unique(np.asarray(image))
     return "davis2016" if set(values.tolist()) <= {0, 255} and 255 in values else "davis2017"
 
 
 def read_annotation(path: Path, annotation_format: str = "davis2017") -> np.ndarray:
     """Annotation PNG -> uint8 object-id map, 0 = background. Void (255) becomes background (davis2017/davis.py)."""
-    with Image.open(path) as image:
-        ids = _id_map_from_image(image, path)
+    ids = _id_map_from_image(open_pil(path), path)
     if annotation_format == "davis2016":
         return (ids > DAVIS2016_FOREGROUND_THRESHOLD).astype(np.uint8)
     if annotation_format != "davis2017":
@@ -133,7 +136,16 @@ def read_sequence_names(root: Path | str, subset: str = "val", resolution: str =
     listing = root / "ImageSets" / IMAGESET_YEAR / f"{subset}.txt"
     if not listing.is_file():
         raise _dataset_layout_error(root, resolution, subset, f"Sequence list not found: {listing}")
-    return [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    try:
+        names = [line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{listing}: cannot read it as a text list of sequence names ({err})") from None
+    for name in names:  # each names a folder under Annotations/ and JPEGImages/: never one outside them
+        check_name(f"{listing}: sequence name", name, DataError)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(f"{listing}: sequence(s) {', '.join(repeated)} listed more than once; each sequence once")
+    return names
 
 
 def open_davis(
@@ -157,8 +169,10 @@ def open_davis(
     if not annotations_root.is_dir():
         raise _dataset_layout_error(root, resolution, subset, f"Annotations folder not found: {annotations_root}")
     names = list(sequences) if sequences is not None else read_sequence_names(root, subset, resolution)
+    for name in sequences or ():
+        check_name("sequence name", name, DataError)
     if not names:
-        raise ValueError(f"no sequences to evaluate under {root}")
+        raise DataError(f"no sequences to evaluate under {root} (ImageSets/{IMAGESET_YEAR}/{subset}.txt is empty)")
 
     opened = []
     for name in names:
@@ -220,8 +234,7 @@ class ResultsFolder:
                 f"Sequence {sequence!r}: result frame {frame_name}.png not found ({path})\n"
                 + EXPECTED_RESULTS_TREE.format(root=self.root)
             )
-        with Image.open(path) as image:
-            return _id_map_from_image(image, path)
+        return _id_map_from_image(open_pil(path), path)
 
 
 def davis_palette() -> np.ndarray:

@@ -17,29 +17,41 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.prompt_model import PromptModel
-
-from ..base import Column, Dataset, Evaluator, Sample, Task
-from ..trackers import LazyTracker, PointTracker, tracker_params
+from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
+from ..errors import UsageError
+from ..paper import paper_values
+from ..trackers import LazyTracker, tracker_params, tracker_requirements
 from ..trackers.options import add_tracker_arguments
 from . import examples
-from .dataset import SOURCE_RESOLUTIONS, DavisVideo, dataset_files, find_davis_root, load_davis_videos
+from .dataset import (
+    SOURCE_RESOLUTIONS,
+    DavisVideo,
+    dataset_files,
+    davis_requirements,
+    find_davis_root,
+    load_davis_videos,
+)
 from .evaluate import count_objects, scored_frames
 from .evaluator import DavisEvaluator
-from .frames import read_working_frame, resize_mask_nearest
 from .io import ResultsFolder, read_annotation
 from .protocol import POSITIVE_POINTS_FOR_TRACKER, REFINEMENT_ITERATIONS, SamPtOptions
-from .vos import segment_video
+
+# The command line imports this module for its options: torch and segment_anything (frames.py, vos.py) are imported
+# in the methods that run the protocol.
+if TYPE_CHECKING:
+    from models.prompt_model import PromptModel
+    from models.registry import Capabilities
+
+    from ..trackers import PointTracker
 
 SECTION = "Video object segmentation (DAVIS 2017) and video instance segmentation (UVO)"
-# RepViT-SAM paper / README, video object segmentation on DAVIS 2017 val with SAM-PT.
-PAPER_JF = {"vit_h": 77.4, "vit_b": 71.3, "mobilesam": 71.1, "repvit": 73.5}
-PAPER_J = {"vit_h": 74.6, "vit_b": 68.5, "mobilesam": 68.6, "repvit": 71.0}
-PAPER_F = {"vit_h": 80.2, "vit_b": 74.1, "mobilesam": 73.6, "repvit": 76.1}
+# The paper's numbers (video object segmentation on DAVIS 2017 val with SAM-PT, in %): evals/paper_results.csv.
+PAPER_JF, PAPER_J, PAPER_F = (paper_values("davis", key) for key in ("J&F", "J", "F"))
+TRACKER_NAMES = {"pips": "PIPS", "lk": "LK", "cotracker": "CoTracker"}  # for the run's label
 PROTOCOL_TRACKER = "pips"  # SAM-PT v1, whose numbers the paper reports (see protocol.py)
 TRACKER_NOTES = {
     "lk": "BASELINE TRACKER: Lucas-Kanade (weight-free), not SAM-PT's PIPS; not comparable to the paper",
@@ -51,10 +63,11 @@ class DavisTask(Task):
     name = "davis"
     description = "DAVIS 2017 val semi-supervised VOS with SAM-PT (point tracking + SAM), J&F"
     columns = (
-        Column("J&F", "J&F", SECTION, paper=PAPER_JF),
-        Column("J", "J", SECTION, paper=PAPER_J),
-        Column("F", "F", SECTION, paper=PAPER_F),
+        Column("J&F", "J&F", SECTION, paper=PAPER_JF, unit="%"),
+        Column("J", "J", SECTION, paper=PAPER_J, unit="%"),
+        Column("F", "F", SECTION, paper=PAPER_F, unit="%"),
     )
+    samples_name = "videos"
     # The bundled 5-frame clip, the weight-free tracker and 3 refinement iterations (as SAM-PT ran MobileSAM): about
     # 25 s on 2 CPU cores with untrained RepViT-SAM.
     demo_args = ("--tracker", "lk", "--refinement-iterations", "3")
@@ -82,6 +95,22 @@ class DavisTask(Task):
             labels.append(f"src-{self.params['source_resolution']}")
         return ".".join(labels) or None
 
+    def variant_label(self) -> str | None:
+        """`variant` in words: "LK tracker (paper: PIPS), 3 refinement iterations (SAM-PT: 12)", ..."""
+        if self.variant() is None:
+            return None
+        tracker, options, parts = self.params["tracker"]["tracker"], self.options, []
+        if tracker != PROTOCOL_TRACKER:
+            parts.append(f"{TRACKER_NAMES.get(tracker, tracker)} tracker (paper: {TRACKER_NAMES[PROTOCOL_TRACKER]})")
+        if options.refinement_iterations != REFINEMENT_ITERATIONS:
+            parts.append(f"{options.refinement_iterations} refinement iterations (SAM-PT: {REFINEMENT_ITERATIONS})")
+        if options.positive_points != POSITIVE_POINTS_FOR_TRACKER[tracker]:
+            parts.append(f"{options.positive_points} positive points per object "
+                         f"(SAM-PT: {POSITIVE_POINTS_FOR_TRACKER[tracker]})")  # fmt: skip
+        if self.params["source_resolution"] != "480p":
+            parts.append(f"{self.params['source_resolution']}-resolution source frames (paper: 480p)")
+        return ", ".join(parts)
+
     def paper_comparable(self) -> bool:
         """SAM-PT with PIPS, as the paper (any refinement count: SAM-PT itself ran MobileSAM with 3); another
         tracker is not the paper's protocol."""
@@ -105,24 +134,75 @@ class DavisTask(Task):
     def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, "predictions", None) is not None:
             return {"masks_from": "predictions", "predictions_dir": str(args.predictions)}
+        problems = []
+        if args.refinement_iterations < 0:
+            problems.append(f"--refinement-iterations must be 0 or more (got {args.refinement_iterations})")
+        if args.positive_points is not None and args.positive_points < 1:
+            problems.append(f"--positive-points must be at least 1 (got {args.positive_points})")
+        if problems:
+            raise UsageError("; ".join(problems))
+        # Missing tracker weights are left to `requirements`, listed with everything else missing.
         return cls.sam_pt_params(args.tracker, args.tracker_checkpoint, args.refinement_iterations,
-                                 args.positive_points, args.source_resolution)  # fmt: skip
+                                 args.positive_points, args.source_resolution, require_weights=False)  # fmt: skip
 
     @staticmethod
     def sam_pt_params(tracker: str = PROTOCOL_TRACKER, tracker_checkpoint: Path | None = None,
                       refinement_iterations: int = REFINEMENT_ITERATIONS, positive_points: int | None = None,
-                      source_resolution: str = "480p") -> dict[str, Any]:  # fmt: skip
-        """Every protocol parameter of a SAM-PT run (checks that the tracker's weights are there)."""
+                      source_resolution: str = "480p", require_weights: bool = True) -> dict[str, Any]:  # fmt: skip
+        """Every protocol parameter of a SAM-PT run (checks that the tracker's weights are there, unless
+        `require_weights` is False: then they are recorded as missing and `requirements` reports them)."""
         options = SamPtOptions(
             positive_points=positive_points or POSITIVE_POINTS_FOR_TRACKER[tracker],
             refinement_iterations=refinement_iterations,
         )
         params = {"masks_from": "SAM-PT", "protocol": "SAM-PT v1 (SysCV/sam-pt c17ab94), DAVIS 2017 val",
                   "source_resolution": source_resolution, **options.to_params(),
-                  "tracker": tracker_params(tracker, tracker_checkpoint)}  # fmt: skip
+                  "tracker": tracker_params(tracker, tracker_checkpoint, require_weights)}  # fmt: skip
         if tracker in TRACKER_NOTES:
             params["note"] = TRACKER_NOTES[tracker]
         return params
+
+    def requirements(self, data_root: Path) -> list[Requirement]:
+        """The DAVIS archives (the full-resolution one too with --source-resolution full), and the tracker's weights and
+        code (SAM-PT); or the results folder scored (--predictions)."""
+        need_frames = self.options is not None
+        requirements = davis_requirements(data_root, self.params.get("source_resolution", "480p"), need_frames)
+        if need_frames:
+            requirements += tracker_requirements(self.params["tracker"])
+        else:
+            requirements.append(Requirement("DAVIS results folder (--predictions: <DIR>/<sequence>/<frame>.png)",
+                                            Path(self.params["predictions_dir"]),
+                                            "your method's results; a davis run's stored predictions become one with "
+                                            "python -m evals.davis.export_results"))  # fmt: skip
+        return requirements
+
+    def capability_problems(self, capabilities: Capabilities) -> list[str]:
+        """SAM-PT asks single masks only (multimask_output=False throughout): no choice among multimask outputs.
+        It feeds low-res logits back (after its positive-points-only first pass, as it has a negative point per
+        object, and in each refinement iteration), and its refinement prompts with the mask's box."""
+        if self.options is None:
+            return []
+        problems, options = [], self.options
+        uses = (["SAM-PT's second pass, with the negative point"] if options.negative_points else []) + (
+            [f"SAM-PT's iterative refinement, --refinement-iterations {options.refinement_iterations}"]
+            if options.refinement_iterations else [])  # fmt: skip
+        if not capabilities.mask_input and uses:
+            problems.append(f"mask input ({'; '.join(uses)})")
+        if not capabilities.single_mask_output:
+            problems.append("single-mask output (every SAM-PT call asks one mask, multimask_output=False)")
+        if not capabilities.boxes and self.options.refinement_iterations:
+            problems.append(f"box prompts (SAM-PT's iterative refinement, --refinement-iterations "
+                            f"{self.options.refinement_iterations}; 0 needs none)")  # fmt: skip
+        return problems
+
+    def sample_files(self, sample: Sample) -> list[Path]:
+        """The frames, the first-frame annotation the query points come from (source resolution) and the 480p one
+        that is the output's frame 0 and size."""
+        video: DavisVideo = sample.data
+        if self.options is None:
+            return []
+        first_480p = video.sequence.annotation_path(video.sequence.frame_names[0])
+        return [*video.frame_paths, *dict.fromkeys([video.first_annotation, first_480p])]
 
     def load_dataset(self, data_root: Path) -> Dataset:
         need_frames = self.options is not None
@@ -135,9 +215,14 @@ class DavisTask(Task):
         return self._tracker.get(self.params["tracker"], device)
 
     def load_inputs(self, sample: Sample) -> np.ndarray:
+        from .frames import read_working_frame
+
         return np.stack([read_working_frame(path) for path in sample.data.frame_paths])
 
     def predict(self, model: PromptModel, sample: Sample, frames: np.ndarray) -> dict:
+        from .frames import resize_mask_nearest
+        from .vos import segment_video
+
         video: DavisVideo = sample.data
         sequence = video.sequence
         n_objects = count_objects(sequence)

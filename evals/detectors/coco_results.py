@@ -12,22 +12,29 @@ passes the float32 xyxy box to ``SamPredictor`` directly) up to float64 rounding
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from ..coco.dataset import read_coco_images, read_json
+from ..errors import DataError
 from .grounding_dino import GroundingDinoDetector, read_image
 from .phrase_grounding import NUM_SELECT, GroundedDetections
 
 
 def read_categories(annotation_file: Path) -> list[dict]:
-    with open(annotation_file) as f:
-        content = json.load(f)
+    """The annotation file's categories, each with an integer id and a name (a DataError naming the file else)."""
+    content = read_json(annotation_file, "a COCO instances file: {images, annotations, categories}")
     categories = content.get("categories") if isinstance(content, dict) else None
-    if not categories:
-        raise ValueError(f"{annotation_file} lists no categories: nothing to prompt the detector with")
+    if not categories or not isinstance(categories, list):
+        raise DataError(f"{annotation_file}: lists no categories: nothing to prompt the detector with")
+    for index, category in enumerate(categories):
+        if not isinstance(category, dict) or not isinstance(category.get("id"), int) or not isinstance(
+            category.get("name"), str
+        ):
+            raise DataError(f"{annotation_file}: categories[{index}] is not {{id: integer, name: text}}: "
+                            f"{str(category)[:200]}")  # fmt: skip
     return categories
 
 
@@ -48,14 +55,19 @@ def detect_annotation_file(
     """COCO results entries of `detector` on every image of `annotation_file` (file order), prompted with all its
     category names."""
     annotation_file = Path(annotation_file)
-    with open(annotation_file) as f:
-        images = json.load(f)["images"]
+    images = read_coco_images(annotation_file, images_dir)  # the file checked as the SAM stage checks it
     categories = read_categories(annotation_file)
-    text = detector.prepare_text([category["name"] for category in categories])
+    try:
+        text = detector.prepare_text([category["name"] for category in categories])
+    except ValueError as err:  # a category name without a word to ground
+        raise DataError(f"{annotation_file}: {err}") from None
     entries: list[dict] = []
-    for record in tqdm(images, desc=description or annotation_file.parent.name, unit="image", file=sys.stderr):
-        path = Path(images_dir) / record["file_name"]
-        if not path.is_file():
-            raise FileNotFoundError(f"image {path} of {annotation_file} is missing")
-        entries += results_entries(record["id"], detector.detect(read_image(path), text, num_select), categories)
+    for image in tqdm(images, desc=description or annotation_file.parent.name, unit="image", file=sys.stderr):
+        if not image.path.is_file():
+            raise DataError(f"{image.path}: image {image.image_id} of {annotation_file} is missing")
+        pixels = read_image(image.path)
+        if pixels.size != (image.width, image.height):
+            raise DataError(f"{image.path}: the image is {pixels.size[0]}x{pixels.size[1]} but the annotation file says "
+                            f"{image.width}x{image.height} ({annotation_file}, image id {image.image_id})")  # fmt: skip
+        entries += results_entries(image.image_id, detector.detect(pixels, text, num_select), categories)
     return entries

@@ -32,6 +32,8 @@ from PIL import Image
 
 from models.checkpoint import sha256_file
 
+from ..errors import DataError, MissingResources
+from ..images import open_pil
 from .phrase_grounding import (
     NUM_SELECT,
     GroundedDetections,
@@ -40,9 +42,15 @@ from .phrase_grounding import (
     positive_map_from_spans,
     select_top_detections,
 )
+from .weights import (  # the weights' names and URL live in a light module the command line imports
+    DEFAULT_WEIGHTS_DIR,
+    HUB_MODEL,
+    MISSING_WEIGHTS,
+    WEIGHT_FILES,
+    has_weights,
+    transformers_requirement,
+)
 
-DEFAULT_WEIGHTS_DIR = Path("weights") / "grounding-dino-base"
-HUB_MODEL = "IDEA-Research/grounding-dino-base"
 # test_ap_on_seginw.py: T.RandomResize([800], max_size=1333)
 RESIZE_SHORT_SIDE = 800
 RESIZE_MAX_SIZE = 1333
@@ -55,19 +63,11 @@ DELIMITER_TOKENS = ("[CLS]", "[SEP]", ".", "?")
 # transformers' GroundingDinoConfig backbone of the Swin-B checkpoint (convert_grounding_dino_to_hf.py, "base").
 SWIN_B = {"embed_dim": 128, "depths": [2, 2, 18, 2]}
 SWIN_T = {"embed_dim": 96, "depths": [2, 2, 6, 2]}
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-MISSING_WEIGHTS = """\
-Grounding-DINO weights not found in {path} (a transformers model folder: config.json, model.safetensors,
-preprocessor / tokenizer files). The paper's detector is Grounding-DINO Swin-B (groundingdino_swinb_cogcoor.pth); its
-transformers conversion is {hub}. Download it once, e.g.
-    hf download {hub} --local-dir {path}        (huggingface_hub >= 1.0; older: huggingface-cli download ...)
-or convert the original .pth with transformers' src/transformers/models/grounding_dino/convert_grounding_dino_to_hf.py
---model_name grounding-dino-base --pytorch_dump_folder_path {path}. Then pass --detector-weights {path}."""
 
 
-class DetectorWeightsError(FileNotFoundError):
-    pass
+class DetectorWeightsError(DataError, FileNotFoundError):
+    """No weights folder where one was named. A DataError (the command line reports it in one paragraph), and a
+    FileNotFoundError for callers that catch that."""
 
 
 def resized_size(
@@ -92,9 +92,9 @@ def preprocess_image(image: Image.Image) -> torch.Tensor:
 
 
 def read_image(path: Path) -> Image.Image:
-    """torchvision.datasets.CocoDetection._load_image: ``Image.open(path).convert("RGB")``."""
-    with Image.open(path) as image:
-        return image.convert("RGB")
+    """torchvision.datasets.CocoDetection._load_image: ``Image.open(path).convert("RGB")``, of a file checked whole
+    and decodable first (evals/images.py: a DataError naming it otherwise)."""
+    return open_pil(path).convert("RGB")
 
 
 @dataclass(frozen=True)
@@ -133,14 +133,13 @@ class GroundingDinoDetector:
         """From a local `transformers` folder only (``local_files_only=True``): a missing folder is an error that
         says what to download."""
         weights_dir = Path(weights_dir)
-        weight_files = [weights_dir / name for name in WEIGHT_FILES if (weights_dir / name).is_file()]
-        if not (weights_dir / "config.json").is_file() or not weight_files:
+        if not has_weights(weights_dir):
             raise DetectorWeightsError(MISSING_WEIGHTS.format(path=weights_dir, hub=HUB_MODEL))
+        weight_files = [weights_dir / name for name in WEIGHT_FILES if (weights_dir / name).is_file()]
         try:
             from transformers import AutoProcessor, GroundingDinoForObjectDetection
-        except ImportError as err:  # the suite's evaluation never needs it; making boxes does
-            message = "making Grounding-DINO boxes needs `transformers`: pip install 'transformers>=5'"
-            raise RuntimeError(message) from err
+        except ImportError:  # the suite's evaluation never needs it; making boxes does
+            raise MissingResources([transformers_requirement().describe()]) from None
         model = GroundingDinoForObjectDetection.from_pretrained(weights_dir, local_files_only=True)
         model = model.to(device).eval()
         tokenizer = AutoProcessor.from_pretrained(weights_dir, local_files_only=True).tokenizer
@@ -166,9 +165,10 @@ class GroundingDinoDetector:
             return
         ids = self.tokenizer.convert_tokens_to_ids(list(DELIMITER_TOKENS))
         if list(ids) != [int(i) for i in expected.tolist()]:
-            raise ValueError(
+            raise DataError(
                 f"the tokenizer's ids of {', '.join(DELIMITER_TOKENS)} are {list(ids)}, the model's delimiter ids "
                 f"{expected.tolist()}: the weights folder's tokenizer does not belong to the model"
+                + (f" ({self.provenance['weights_dir']})" if self.provenance.get("weights_dir") else "")
             )
 
     def prepare_text(self, category_names: list[str]) -> PreparedText:

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .grounding_dino import DEFAULT_WEIGHTS_DIR, HUB_MODEL
+from .weights import DEFAULT_WEIGHTS_DIR, HUB_MODEL  # light: the command line imports this module
 
 
 def add_detector_arguments(group: Any) -> None:

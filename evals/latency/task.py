@@ -2,9 +2,10 @@
 
 Protocol (RepViT-SAM README "Latency comparisons": 1024x1024 input, batch 1; the paper used Core ML on an
 iPhone 12 and a MacBook M1 Pro, we time the PyTorch / ONNX Runtime path on the device the run uses):
-- image encoder: one preprocessed 1x3x1024x1024 tensor through `sam.image_encoder` (the selected backend);
-- mask decoder: prompt encoder + mask decoder for one point prompt with multimask output on a 1x256x64x64
-  embedding, excluding the upscaling to image size (the decoder network as the paper's mask-decoder column);
+- image encoder: one random preprocessed image at the model's encoder input size (1x3x1024x1024 for SAM-decoder
+  models; EfficientViT-SAM's L models take 512) through the model's encoder (the selected backend);
+- mask decoder: prompt encoder + mask decoder for one point prompt with multimask output on a random embedding,
+  excluding the upscaling to image size (the decoder network as the paper's mask-decoder column);
 - `warmup` untimed runs, then `runs` timed runs; the median is reported, min / max / quartiles recorded.
 """
 from __future__ import annotations
@@ -14,30 +15,24 @@ import statistics
 import time
 from pathlib import Path
 
-import torch
-
-from models.onnx_export import export_and_check
-from models.prompt_model import PromptModel
+from typing import TYPE_CHECKING
 
 from ..base import Column, Dataset, Evaluator, Sample, Task
 
-INPUT_SIZE = 1024
-SECTION = "Latency (ms, 1024x1024, batch 1)"
-# RepViT-SAM README, latency table (Core ML); OOM: out of memory on the phone.
-PAPER_PLATFORMS = {
-    "iPhone 12 (paper, Core ML)": {
-        "encoder_ms": {"repvit": 48.9, "mobilesam": "OOM", "vit_b": "OOM"},
-        "decoder_ms": {"repvit": 11.6},
-    },
-    "MacBook M1 Pro (paper, Core ML)": {
-        "encoder_ms": {"repvit": 44.8, "mobilesam": 482.2, "vit_b": 6249.5},
-        "decoder_ms": {"repvit": 11.8},
-    },
-}
+if TYPE_CHECKING:  # torch is imported where it is used: the command line starts without it
+    import torch
+
+    from models.prompt_model import PromptModel
+
+SECTION = "Latency (1024x1024, batch 1)"
+# The paper's latency table (Core ML on an iPhone 12 and a MacBook M1 Pro; OOM: out of memory on the phone) is in
+# evals/paper_results.csv (`evals.paper.paper_platforms("latency")`); the tables show it as rows of its own.
 
 
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
+        import torch
+
         torch.cuda.synchronize(device)
 
 
@@ -66,12 +61,13 @@ def summarize_times(times: list[float]) -> dict:
 class LatencyTask(Task):
     name = "latency"
     description = "image encoder and mask decoder latency, 1024x1024, batch 1"
-    models_as_columns = True
+    timing_table = True
+    samples_name = "measurements"
     deterministic = False
     demo_args = ("--runs", "3", "--warmup", "1")
     columns = (
-        Column("encoder_ms", "Image encoder", SECTION, higher_is_better=False),
-        Column("decoder_ms", "Mask decoder", SECTION, higher_is_better=False),
+        Column("encoder_ms", "Image encoder", SECTION, higher_is_better=False, unit="ms"),
+        Column("decoder_ms", "Mask decoder", SECTION, higher_is_better=False, unit="ms"),
     )  # fmt: skip
 
     @classmethod
@@ -83,7 +79,9 @@ class LatencyTask(Task):
 
     @classmethod
     def params_from_args(cls, args: argparse.Namespace) -> dict:
-        params = {"input_size": INPUT_SIZE, "batch": 1, "warmup": args.warmup, "runs": args.runs,
+        # The encoder's input is the model's (Capabilities.encoder_input_size: 1024 for SAM's, 512 for EfficientViT-SAM's
+        # L models), recorded with each run's timings (`encoder_input_shape`).
+        params = {"batch": 1, "warmup": args.warmup, "runs": args.runs,
                   "decoder_runs": 10 * args.runs, "dtype": "float32", "export": args.export}  # fmt: skip
         if args.export:
             params["export_dir"] = str(Path(args.out) / "latency" / "onnx")
@@ -91,9 +89,13 @@ class LatencyTask(Task):
 
     def load_dataset(self, data_root: Path) -> Dataset:
         samples = [Sample("image_encoder"), Sample("mask_decoder")]
-        return Dataset(name="synthetic 1024x1024 input", split="-", root=None, samples=samples)
+        return Dataset(name="synthetic input at the encoder's size", split="-", root=None, samples=samples)
 
     def predict(self, model: PromptModel, sample: Sample, inputs: None) -> dict:
+        import torch
+
+        from models.onnx_export import export_and_check
+
         warmup, runs = self.params["warmup"], self.params["runs"]
         with torch.inference_mode():
             if sample.id == "image_encoder":

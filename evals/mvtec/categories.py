@@ -5,7 +5,13 @@ five textures, then the ten objects. Samples are read and reported in this order
 """
 from __future__ import annotations
 
+from ..errors import UsageError
+
 DATASET_FOLDER = "mvtec_anomaly_detection"  # the name of the extracted archive (SAA+ MVTEC2D_DIR)
+# MVTec's page for the dataset (CC BY-NC-SA 4.0): its download form gives the whole archive (and one per category),
+# which extracts to DATASET_FOLDER.
+DATASET_URL = "https://www.mvtec.com/research-teaching/datasets/mvtec-ad"
+DATASET_ARCHIVE = "mvtec_anomaly_detection.tar.xz"
 
 CATEGORIES = (
     "carpet", "grid", "leather", "tile", "wood",
@@ -30,6 +36,6 @@ def parse_categories(text: str | None) -> tuple[str, ...]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = sorted(set(names) - set(CATEGORIES))
     if unknown:
-        raise ValueError(f"unknown MVTec AD categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
-                         f"known: {', '.join(CATEGORIES)}")  # fmt: skip
+        raise UsageError(f"--mvtec-categories: unknown MVTec AD categor{'y' if len(unknown) == 1 else 'ies'} "
+                         f"{', '.join(unknown)}; known: {', '.join(CATEGORIES)}")  # fmt: skip
     return tuple(category for category in CATEGORIES if category in names)

@@ -8,16 +8,25 @@
 mask without its image, or a missing category is an error that names them and prints the expected tree.
 As SAA+ reads them (datasets/mvtec.py, datasets/dataset.py): images ``*.png`` in each test folder; a mask pixel
 is anomalous where the 8-bit mask is > 0; `good` images have an empty mask.
+
+Every file is read through evals/images.py (a missing, truncated or undecodable file is a DataError naming it), with
+SAA+'s decoding: ``cv2.imread(path, cv2.IMREAD_COLOR)`` (BGR; the grey categories replicated to 3 channels) and the
+masks as 8-bit grey. Loading the dataset checks, before any prediction, that every mask is whole and has its
+image's size (read from both files' headers; the images are checked whole when they are read).
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
+from .. import images
 from ..base import Dataset, DatasetLayoutError, Sample
+from ..errors import DataError
 from .categories import CATEGORIES, DATASET_FOLDER, GOOD, TEST_IMAGES
 
 MASK_SUFFIX = "_mask.png"  # ground_truth/<defect>/<name>_mask.png (SAA+ datasets/mvtec.py)
@@ -67,12 +76,12 @@ def read_category(root: Path, category: str) -> list[MVTecImage]:
     test_dir, truth_dir = root / category / "test", root / category / "ground_truth"
     if not test_dir.is_dir():
         raise DatasetLayoutError(f"MVTec AD: category {category!r} has no folder {test_dir}", LAYOUT_TREE)
-    images: list[MVTecImage] = []
+    found: list[MVTecImage] = []
     for defect_dir in sorted(p for p in test_dir.iterdir() if p.is_dir()):
         defect = defect_dir.name
         paths = sorted(defect_dir.glob("*.png"))
         if defect == GOOD:
-            images += [MVTecImage(category, defect, p.stem, p, None) for p in paths]
+            found += [MVTecImage(category, defect, p.stem, p, None) for p in paths]
             continue
         masks = {p.name[: -len(MASK_SUFFIX)]: p for p in (truth_dir / defect).glob(f"*{MASK_SUFFIX}")}
         without_mask = [p.name for p in paths if p.stem not in masks]
@@ -83,10 +92,10 @@ def read_category(root: Path, category: str) -> list[MVTecImage]:
         if without_image:
             raise DatasetLayoutError(f"MVTec AD {category}/{defect}: {len(without_image)} mask(s) without an image "
                                      f"in {defect_dir}: {_shown(without_image)}", LAYOUT_TREE)  # fmt: skip
-        images += [MVTecImage(category, defect, p.stem, p, masks[p.stem]) for p in paths]
-    if not images:
+        found += [MVTecImage(category, defect, p.stem, p, masks[p.stem]) for p in paths]
+    if not found:
         raise DatasetLayoutError(f"MVTec AD: no test image (*.png) under {test_dir}", LAYOUT_TREE)
-    return images
+    return found
 
 
 def load_mvtec_dataset(data_root: Path, categories: tuple[str, ...] = CATEGORIES) -> Dataset:
@@ -99,10 +108,36 @@ def load_mvtec_dataset(data_root: Path, categories: tuple[str, ...] = CATEGORIES
             hint = f" (present: {', '.join(present)}; pass --mvtec-categories to evaluate a subset)"
         raise DatasetLayoutError(f"MVTec AD under {root}: missing categor{'y' if len(missing) == 1 else 'ies'} "
                                  f"{', '.join(missing)}{hint}", LAYOUT_TREE)  # fmt: skip
-    images = [image for category in categories for image in read_category(root, category)]
-    samples = [Sample(image.id, image) for image in images]
-    files = [path for image in images for path in (image.image_path, image.mask_path) if path is not None]
+    found = [image for category in categories for image in read_category(root, category)]
+    check_mask_sizes(found)
+    samples = [Sample(image.id, image) for image in found]
+    files = [path for image in found for path in (image.image_path, image.mask_path) if path is not None]
     return Dataset(name="MVTec AD", split="test", root=root, samples=samples, files=files)
+
+
+def header_size(path: Path, data: bytes | None = None) -> tuple[int, int]:
+    """(H, W) of an image from its header (PIL reads no pixels); `data`: its bytes, when already read."""
+    try:
+        with Image.open(io.BytesIO(data) if data is not None else path) as image:
+            width, height = image.size
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (OSError, SyntaxError, ValueError) as err:  # PIL's errors for files it cannot identify
+        raise DataError(f"{path}: not an image ({err})") from None
+    return height, width
+
+
+def check_mask_sizes(found: list[MVTecImage]) -> None:
+    """Every ground-truth mask whole (evals/images.py) and of its image's size, before anything is predicted."""
+    for image in found:
+        if image.mask_path is None:
+            continue
+        mask_size = header_size(image.mask_path, images.read_checked(image.mask_path))
+        image_size = header_size(image.image_path)
+        if mask_size != image_size:
+            raise DataError(f"{image.mask_path}: mask of {mask_size[1]} x {mask_size[0]} pixels (W x H), but its image "
+                            f"{image.image_path} has {image_size[1]} x {image_size[0]}: each mask must have its "
+                            "image's size (replace both with the files of the official archive)")  # fmt: skip
 
 
 def count_mismatches(dataset: Dataset) -> dict[str, dict[str, int]]:
@@ -115,11 +150,9 @@ def count_mismatches(dataset: Dataset) -> dict[str, dict[str, int]]:
 
 # --- reading ---------------------------------------------------------------------------------------------------
 def read_bgr(path: Path) -> np.ndarray:
-    """H x W x 3 uint8 BGR, as SAA+ reads it (cv2.imread IMREAD_COLOR: grey images replicated to 3 channels)."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError(f"cannot read image {path}")
-    return image
+    """H x W x 3 uint8 BGR, as SAA+ reads it (cv2.imread IMREAD_COLOR: grey images replicated to 3 channels), of a
+    file checked whole (evals/images.py)."""
+    return images.read_cv2(path, cv2.IMREAD_COLOR)
 
 
 def read_mask(image: MVTecImage, resolution: int) -> np.ndarray:
@@ -128,8 +161,6 @@ def read_mask(image: MVTecImage, resolution: int) -> np.ndarray:
     (utils/eval_utils.py specify_resolution); all False for good images (SAA+: an all-zero mask)."""
     if image.mask_path is None:
         return np.zeros((resolution, resolution), dtype=bool)
-    mask = cv2.imread(str(image.mask_path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise OSError(f"cannot read mask {image.mask_path}")
+    mask = images.read_cv2(image.mask_path, cv2.IMREAD_GRAYSCALE)
     binary = (mask > 0).astype(np.uint8)
     return cv2.resize(binary, (resolution, resolution), interpolation=cv2.INTER_NEAREST) > 0

@@ -11,7 +11,8 @@ Per image (SAA/model.py ``forward`` up to the SAM call, caoyunkang/Segment-Any-A
        max_defect_area_fraction x that area, object-phrase boxes dropped; pooled in prompt order;
     3. the saliency map (saliency.py).
 Neither depends on the SAM model, so every SAM model's run reads this cache. A killed run resumes: images
-already in the cache are skipped (the cache's manifest must match).
+already in the cache are skipped (the cache's manifest must match); an entry that cannot be read back whole is
+made again.
 """
 from __future__ import annotations
 
@@ -25,16 +26,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from models.errors import SamzeroError
+
 from ..provenance import host_info, package_versions, utc_now
 from .categories import CATEGORIES, parse_categories
 from .dataset import MVTecImage, load_mvtec_dataset, read_bgr
 from .grounding import CaptionGrounding
+from .options import PROMPTS_SUBDIR, add_detection_arguments, default_prompt_dir  # noqa: F401  (their old home)
 from .prompt_cache import FORMAT, PromptCache
 from .proposals import defect_max_area, pool_proposals
 from .protocol import (
     BOX_THRESHOLD,
-    DEFAULT_DETECTOR_DIR,
-    DEFAULT_SALIENCY_WEIGHTS,
     SALIENCY_INPUT_SIZE,
     SALIENCY_TOP_N,
     TEXT_THRESHOLD,
@@ -43,13 +45,8 @@ from .protocol import (
 from .saa_prompts import OBJECT_FILTER_PHRASE, CategoryPrompts, category_prompts, prompts_record
 from .saliency import SaliencyFeatures, saliency_heatmap, wide_resnet50_2_features
 
-PROMPTS_SUBDIR = Path("mvtec") / "saa_prompts"  # default cache: <out>/mvtec/saa_prompts
 # What of the detector's provenance makes a cache what it is (its folder, device and versions are only recorded).
 DETECTOR_IDENTITY = ("weights_file", "weights_sha256", "backbone", "num_queries", "max_text_len", "trained")
-
-
-def default_prompt_dir(out: Path) -> Path:
-    return Path(out) / PROMPTS_SUBDIR
 
 
 def detect_image(detector: CaptionGrounding, backbone: SaliencyFeatures, bgr: np.ndarray, prompts: CategoryPrompts,
@@ -99,17 +96,22 @@ def detection_manifest(detector: CaptionGrounding, saliency_provenance: dict, sa
 def fill_cache(cache: PromptCache, images: list[MVTecImage], detector: CaptionGrounding, backbone: SaliencyFeatures,
                saliency_input_size: int = SALIENCY_INPUT_SIZE, device: str = "cpu") -> dict:  # fmt: skip
     """Detect every image of `images` that the cache lacks; returns counts and timings."""
-    done, seconds = 0, 0.0
+    done, seconds, remade = 0, 0.0, []
     for image in tqdm(images, desc="mvtec/detect", unit="image", file=sys.stderr):
         if cache.has(image.id):
-            continue
+            if cache.entry_problem(image.id) is None:
+                continue
+            remade.append(image.id)  # truncated or damaged: made again
         start = time.perf_counter()
         entry = detect_image(detector, backbone, read_bgr(image.image_path), category_prompts(image.category),
                              saliency_input_size, device)  # fmt: skip
         cache.save(image.id, entry)
         seconds += time.perf_counter() - start
         done += 1
-    return {"detected": done, "already_cached": len(images) - done, "seconds": round(seconds, 3),
+    if remade:
+        shown = ", ".join(remade[:5]) + (f" and {len(remade) - 5} more" if len(remade) > 5 else "")
+        print(f"mvtec/detect: {len(remade)} unreadable or damaged cache entries made again: {shown}", file=sys.stderr)
+    return {"detected": done, "already_cached": len(images) - done, "remade": remade, "seconds": round(seconds, 3),
             "seconds_per_image": round(seconds / done, 4) if done else None}  # fmt: skip
 
 
@@ -144,16 +146,6 @@ def detect_from_args(args: argparse.Namespace) -> list[Path]:
     return [cache.manifest_path] + [cache.path(sample_id) for sample_id in summary["sample_ids"]]
 
 
-def add_detection_arguments(group: argparse._ArgumentGroup) -> None:
-    """The detection stage's options (part of the mvtec option group of run_eval.py)."""
-    group.add_argument("--mvtec-detector", type=Path, default=Path(DEFAULT_DETECTOR_DIR),
-                       help="--detect mvtec: Grounding DINO Swin-T OGC in transformers format "
-                            "(IDEA-Research/grounding-dino-tiny), a local folder")
-    group.add_argument("--mvtec-saliency-weights", type=Path, default=Path(DEFAULT_SALIENCY_WEIGHTS),
-                       help="--detect mvtec: ImageNet WideResNet-50-2 weights (timm's wide_resnet50_racm-8234f177.pth, "
-                            "SAA+'s; a torchvision wide_resnet50_2 state dict loads too)")  # fmt: skip
-
-
 def main(argv: list[str] | None = None) -> int:
     from .task import MVTecTask
 
@@ -166,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     MVTecTask.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        detect_from_args(args)
-    except (FileNotFoundError, RuntimeError, ValueError, ImportError) as error:
+        MVTecTask.detect(args)  # everything missing in one message first, as `run_eval.py --detect mvtec`
+    except SamzeroError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -38,8 +38,13 @@ def draw(image: MVTecImage, prediction: dict, boxes: np.ndarray | None) -> dict[
         colours = [SELECTED if i in selected else OTHER for i in range(len(boxes))]
         prompts = {f"image and the {len(boxes)} defect boxes ({len(selected)} in the map, red)":
                    visual.draw_boxes(rgb, boxes, colours)}  # fmt: skip
+    anomaly = np.asarray(prediction["anomaly_map"])
+    if anomaly.size and anomaly.max() > 0:
+        predicted = ("anomaly map (scaled to its maximum)", visual.heat_map(anomaly, rgb))
+    else:  # no defect box, or masks of no pixel: an all-zero map, said in words
+        predicted = ("anomaly map: empty (all zero)", visual.no_mask(*rgb.shape[:2]))
     return {
         **prompts,
-        "anomaly map (scaled to its maximum)": visual.heat_map(prediction["anomaly_map"], rgb),
+        predicted[0]: predicted[1],
         "ground truth": visual.overlay_masks(rgb, [truth], [SELECTED]),
     }

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..detectors.grounding_dino import WEIGHT_FILES, GroundingDinoDetector, preprocess_image
+from ..detectors.grounding_dino import DetectorWeightsError, GroundingDinoDetector, preprocess_image
+from ..detectors.weights import has_weights
+from .protocol import DETECTOR_HUB_MODEL as HUB_MODEL
 
 UNTRAINED_MARKER = "UNTRAINED"  # a file in a detector folder written by untrained_detector.py
-HUB_MODEL = "IDEA-Research/grounding-dino-tiny"
 
 
 @dataclass
@@ -51,8 +52,8 @@ class CaptionGrounding:
         """The shared loader (a missing folder is an error naming what to download), plus whether the folder holds
         untrained weights (untrained_detector.py marks them)."""
         folder = Path(folder)
-        if not (folder / "config.json").is_file() or not any((folder / name).is_file() for name in WEIGHT_FILES):
-            raise FileNotFoundError(
+        if not has_weights(folder):
+            raise DetectorWeightsError(
                 f"no Grounding DINO weights in {folder} (a transformers folder: config.json, model.safetensors, "
                 f"tokenizer and processor files). SAA+ uses Grounding DINO Swin-T OGC (groundingdino_swint_ogc.pth), "
                 f"converted for transformers as {HUB_MODEL}; download it once, e.g.\n"

@@ -15,7 +15,9 @@ An entry (an .npz in the prediction store's encoding, evals/store.py: arrays as 
           object_area (the largest object box area: 1 when none), max_defect_area
 `identity_of` -- the manifest without its time, command, host, package versions and detector folder -- is what a
 run records and compares: a cache made with other weights, thresholds, prompts or input sizes is refused rather
-than mixed.
+than mixed. Every entry is checked when it is read (`load`): a truncated file, a missing array, boxes that are not
+K x 4 finite corners with x1 >= x0 and y1 >= y0, or logits / saliency of the wrong shape is a DataError naming the
+file; `--detect mvtec` makes such an entry again (`entry_problem`).
 """
 from __future__ import annotations
 
@@ -26,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
 from ..store import (
+    UNREADABLE,
     atomic_write_bytes,
     atomic_write_json,
     decode_prediction,
@@ -41,8 +45,43 @@ VOLATILE_KEYS = ("created", "command", "host", "packages", "detector_run")  # re
 ARRAY_KEYS = ("defect_boxes", "defect_logits", "object_boxes", "object_logits", "saliency", "image_size")
 
 
-class PromptCacheError(RuntimeError):
-    pass
+class PromptCacheError(DataError):
+    """A prompt cache that is missing, unreadable, made otherwise than this run needs, or lacks an image."""
+
+
+def detection_hint(directory: Path) -> str:
+    return f"python run_eval.py --detect mvtec --mvtec-prompts {directory}"
+
+
+def entry_problems(entry: dict[str, Any]) -> list[str]:
+    """What is wrong with a decoded entry (empty: nothing), in words."""
+    missing = [key for key in ARRAY_KEYS if not isinstance(entry.get(key), np.ndarray)]
+    if missing:
+        return [f"missing arrays {', '.join(missing)}"]
+    problems = []
+    for key in ARRAY_KEYS:
+        if not (np.issubdtype(entry[key].dtype, np.floating) or np.issubdtype(entry[key].dtype, np.integer)):
+            problems.append(f"{key} holds {entry[key].dtype} values, not numbers")
+    if problems:
+        return problems
+    boxes, logits = entry["defect_boxes"], entry["defect_logits"]
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        problems.append(f"defect_boxes has shape {boxes.shape}, expected K x 4 (x0, y0, x1, y1 pixels)")
+    elif not np.isfinite(boxes).all():
+        problems.append("defect_boxes has NaN or infinite values")
+    elif (boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any():
+        bad = int(((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).sum())
+        problems.append(f"{bad} defect box(es) with negative width or height (x1 < x0 or y1 < y0)")
+    if logits.shape != (len(boxes),) or not np.isfinite(logits).all():
+        problems.append(f"defect_logits has shape {logits.shape} (expected ({len(boxes)},), one per defect box) or "
+                        "non-finite values")  # fmt: skip
+    saliency = entry["saliency"]
+    if saliency.ndim != 2 or saliency.size == 0 or not np.isfinite(saliency).all():
+        problems.append(f"saliency has shape {saliency.shape} or non-finite values (expected a finite h x w map)")
+    size = entry["image_size"]
+    if size.shape != (2,) or not np.issubdtype(size.dtype, np.integer) or (size < 1).any():
+        problems.append(f"image_size is {size.tolist()}, expected (H, W) in pixels")
+    return problems
 
 
 def identity_of(manifest: dict) -> dict:
@@ -68,12 +107,19 @@ class PromptCache:
         if not self.exists():
             raise PromptCacheError(
                 f"no SAA+ prompt cache at {self.directory} ({MANIFEST} missing). Compute the detector boxes and "
-                f"saliency maps once with\n    python run_eval.py --detect mvtec --mvtec-prompts {self.directory}\n"
+                f"saliency maps once with\n    {detection_hint(self.directory)}\n"
                 "(or python -m evals.mvtec.detect), then run any SAM model with the same --mvtec-prompts."
             )
-        manifest = json.loads(self.manifest_path.read_text())
-        if manifest.get("format") != FORMAT:
-            raise PromptCacheError(f"{self.manifest_path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+        try:
+            manifest = json.loads(self.manifest_path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise PromptCacheError(f"{self.manifest_path}: cannot read this prompt cache's manifest ({err}); it is "
+                                   f"truncated or not the one `--detect mvtec` writes: delete {self.directory} and "
+                                   f"make it again with `{detection_hint(self.directory)}`") from None  # fmt: skip
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+            raise PromptCacheError(f"{self.manifest_path}: format {found!r}, expected {FORMAT!r} (a prompt cache "
+                                   "written by `--detect mvtec`)")  # fmt: skip
         return manifest
 
     def open_for_writing(self, manifest: dict) -> None:
@@ -94,14 +140,42 @@ class PromptCache:
         return self.path(sample_id).is_file()
 
     def save(self, sample_id: str, entry: dict[str, Any]) -> None:
-        missing = [key for key in ARRAY_KEYS if not isinstance(entry.get(key), np.ndarray)]
-        if missing:
-            raise ValueError(f"prompt cache entry {sample_id}: missing arrays {missing}")
+        problems = entry_problems(entry)
+        if problems:  # the detection stage made it: a bug, not a data problem
+            raise ValueError(f"prompt cache entry {sample_id}: {'; '.join(problems)}")
         atomic_write_bytes(self.path(sample_id), encode_prediction(entry))
 
-    def load(self, sample_id: str) -> dict[str, Any]:
+    def missing_entry_message(self, sample_id: str) -> str:
+        category = sample_id.split("/")[0]
+        return (f"the prompt cache {self.directory} has no entry for {sample_id} ({self.path(sample_id)}); make the "
+                f"entries of its category first: `{detection_hint(self.directory)} --mvtec-categories {category}` "
+                "(with the same --data-root)")  # fmt: skip
+
+    def read_entry(self, sample_id: str) -> dict[str, Any]:
+        """The entry, decoded and checked; a PromptCacheError naming the file otherwise."""
         path = self.path(sample_id)
         if not path.is_file():
-            raise PromptCacheError(f"the prompt cache {self.directory} has no entry for {sample_id} ({path}); run "
-                                   f"the detection stage for its category first (--detect mvtec)")  # fmt: skip
-        return decode_prediction(path.read_bytes())
+            raise PromptCacheError(self.missing_entry_message(sample_id))
+        fix = (f"run `{detection_hint(self.directory)} --mvtec-categories {sample_id.split('/')[0]}` again (same "
+               "--data-root): it makes such an entry anew")  # fmt: skip
+        try:
+            entry = decode_prediction(path.read_bytes())
+        except UNREADABLE as err:
+            raise PromptCacheError(f"{path}: truncated or corrupt prompt-cache entry ({type(err).__name__}: {err}); "
+                                   f"{fix}") from None  # fmt: skip
+        problems = entry_problems(entry)
+        if problems:
+            raise PromptCacheError(f"{path}: not a prompt-cache entry of `--detect mvtec`: {'; '.join(problems)}; "
+                                   f"{fix}")  # fmt: skip
+        return entry
+
+    def load(self, sample_id: str) -> dict[str, Any]:
+        return self.read_entry(sample_id)
+
+    def entry_problem(self, sample_id: str) -> str | None:
+        """None when the entry is there and whole, else why not (the detection stage then makes it again)."""
+        try:
+            self.read_entry(sample_id)
+        except PromptCacheError as err:
+            return str(err)
+        return None

@@ -28,6 +28,8 @@ DEFAULT_COLOR_ORDER = "bgr"
 # eval_SAA.py: --dino_config_file GroundingDINO_SwinT_OGC.py, --dino_checkpoint groundingdino_swint_ogc.pth: the
 # Swin-T OGC model, published on the Hugging Face hub (transformers format) as IDEA-Research/grounding-dino-tiny.
 DETECTOR_NAME = "Grounding DINO Swin-T OGC (IDEA-Research/grounding-dino-tiny)"
+DETECTOR_HUB_MODEL = "IDEA-Research/grounding-dino-tiny"
+DETECTOR_URL = f"https://huggingface.co/{DETECTOR_HUB_MODEL}"
 DEFAULT_DETECTOR_DIR = "weights/grounding-dino-tiny"
 # eval_SAA.py: --box_threshold 0.1, --text_threshold 0.1. SAA/model.py bbox_suppression keeps a box when its
 # highest token probability is > box threshold; its phrase is the caption's tokens with probability > text
@@ -51,10 +53,18 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # torchvision's wide_resnet50_2, which we build and load the file into.
 SALIENCY_BACKBONE = "wide_resnet50_2"
 DEFAULT_SALIENCY_WEIGHTS = "weights/wide_resnet50_racm-8234f177.pth"
+# timm/models/resnet.py default_cfgs["wide_resnet50_2.racm_in1k"].url (timm 1.0.31; newer timm fetches the same
+# weights from the Hugging Face hub, timm/wide_resnet50_2.racm_in1k, as model.safetensors, which loads too).
 SALIENCY_WEIGHTS_URL = (
-    "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-rsb-weights/"
+    "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
     "wide_resnet50_racm-8234f177.pth"
 )
+SALIENCY_WEIGHTS_HUB_URL = "https://huggingface.co/timm/wide_resnet50_2.racm_in1k"
+# torch.hub names weight files <name>-<first 8 hex digits of their sha256>.pth.
+SALIENCY_WEIGHTS_BY_HASH = {
+    "8234f177": "timm wide_resnet50_2.racm_in1k (wide_resnet50_racm-8234f177.pth): SAA+'s, through timm",
+    "95faca4d": "torchvision Wide_ResNet50_2_Weights.IMAGENET1K_V1 (wide_resnet50_2-95faca4d.pth): not SAA+'s",
+}
 SALIENCY_LAYERS = ("layer1", "layer2", "layer3")
 # SAA/model.py single_object_similarity: ``cv2.resize(image, (256, 256))`` (bilinear, BGR), ModelINet with
 # img_size 256 (ImageNet mean/std x 255 subtracted channel-wise from the BGR array as it is); layer2 and layer3
@@ -105,3 +115,11 @@ def detection_protocol(saliency_input_size: int = SALIENCY_INPUT_SIZE) -> dict:
         },
         "reference": "caoyunkang/Segment-Any-Anomaly@SAA-plus SAA/model.py, SAA/modelinet.py, eval_SAA.py",
     }  # fmt: skip
+
+
+def known_saliency_weights(sha256: str | None) -> str:
+    """Which published WideResNet-50-2 weights a file is, by the sha256 prefix torch.hub puts in their names."""
+    for prefix, name in SALIENCY_WEIGHTS_BY_HASH.items():
+        if sha256 is not None and sha256.startswith(prefix):
+            return name
+    return "unknown (not a published file this suite recognises)" if sha256 else "untrained"

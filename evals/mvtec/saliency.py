@@ -24,13 +24,15 @@ from torch import nn
 
 from models.checkpoint import sha256_file
 
-from .protocol import (
+from ..errors import DataError
+from .protocol import (  # noqa: F401  (known_saliency_weights: where the callers of this module look for it)
     DEFAULT_SALIENCY_WEIGHTS,
     IMAGENET_MEAN,
     IMAGENET_STD,
     SALIENCY_INPUT_SIZE,
     SALIENCY_TOP_N,
     SALIENCY_WEIGHTS_URL,
+    known_saliency_weights,
 )
 
 DOWNLOAD_HINT = (
@@ -39,11 +41,10 @@ DOWNLOAD_HINT = (
     "(torchvision's wide_resnet50_2-95faca4d.pth loads too, but is not SAA+'s), or pass --mvtec-saliency-weights FILE"
 )
 
-# torch.hub names weight files <name>-<first 8 hex digits of their sha256>.pth.
-SALIENCY_WEIGHTS_BY_HASH = {
-    "8234f177": "timm wide_resnet50_2.racm_in1k (wide_resnet50_racm-8234f177.pth): SAA+'s, through timm",
-    "95faca4d": "torchvision Wide_ResNet50_2_Weights.IMAGENET1K_V1 (wide_resnet50_2-95faca4d.pth): not SAA+'s",
-}
+
+class SaliencyWeightsError(DataError, FileNotFoundError):
+    """No saliency-backbone weights file where one was named: a DataError (one paragraph on the command line), and a
+    FileNotFoundError for callers that catch that."""
 
 
 class SaliencyFeatures(nn.Module):
@@ -65,14 +66,23 @@ class SaliencyFeatures(nn.Module):
 
 
 def read_resnet_weights(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    """The state dict in a .pth (plain, or under "state_dict" / "model") or .safetensors file; a truncated or foreign
+    file is a DataError naming it."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch and safetensors raise several types for truncated or foreign files
+        raise DataError(f"{path}: cannot read these saliency-backbone weights ({type(err).__name__}: {err}); "
+                        f"{DOWNLOAD_HINT}") from None  # fmt: skip
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
             state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DataError(f"{path}: not a state dict (a mapping of parameter names to tensors); {DOWNLOAD_HINT}")
     return state
 
 
@@ -88,9 +98,18 @@ def wide_resnet50_2_features(weights: str | Path | None = DEFAULT_SALIENCY_WEIGH
         }  # fmt: skip
     path = Path(weights)
     if not path.is_file():
-        raise FileNotFoundError(f"saliency backbone weights {path} not found: {DOWNLOAD_HINT}")
+        raise SaliencyWeightsError(f"saliency backbone weights {path} not found: {DOWNLOAD_HINT}")
     resnet = wide_resnet50_2(weights=None)
-    resnet.load_state_dict(read_resnet_weights(path), strict=True)
+    state = read_resnet_weights(path)
+    expected = resnet.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != tuple(expected[k].shape))
+    if missing or unexpected or wrong:
+        kinds = (("missing", missing), ("unexpected", unexpected), ("other shapes", wrong))
+        shown = "; ".join(f"{what}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+                          for what, keys in kinds if keys)  # fmt: skip
+        raise DataError(f"{path}: not WideResNet-50-2 weights ({shown}); {DOWNLOAD_HINT}")
+    resnet.load_state_dict(state, strict=True)
     return SaliencyFeatures(resnet).eval(), {
         "saliency_backbone": "wide_resnet50_2", "weights_file": path.name, "weights_sha256": sha256_file(path),
         "trained": True,
@@ -129,11 +148,3 @@ def saliency_heatmap(backbone: SaliencyFeatures, bgr: np.ndarray, input_size: in
 def upsample(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
     """The image-size saliency map (float32), as SAA+: ``cv2.resize(heatMap2, (W, H))``, bilinear."""
     return cv2.resize(np.asarray(heatmap, dtype=np.float32), (width, height))
-
-
-def known_saliency_weights(sha256: str | None) -> str:
-    """Which published WideResNet-50-2 weights a file is, by the sha256 prefix torch.hub puts in their names."""
-    for prefix, name in SALIENCY_WEIGHTS_BY_HASH.items():
-        if sha256 is not None and sha256.startswith(prefix):
-            return name
-    return "unknown (not a published file this suite recognises)" if sha256 else "untrained"

@@ -19,21 +19,27 @@ from __future__ import annotations
 import argparse
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.prompt_model import PromptModel
+from models.registry import Capabilities
 
-from ..base import Column, Dataset, Evaluator, Sample, Task
-from ..sod.task import SECTION
+from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
+from ..errors import DataError, MissingResources, UsageError
+from ..paper import paper_values
 from . import examples
-from .anomaly_map import anomaly_map
 from .categories import CATEGORIES, parse_categories
 from .dataset import load_mvtec_dataset, read_bgr
-from .detect import add_detection_arguments, default_prompt_dir, detect_from_args
 from .evaluator import METRIC_DEFINITION, MVTecEvaluator
 from .external import FORMAT_NOTE, read_external_map
+from .options import (
+    add_detection_arguments,
+    dataset_requirement,
+    default_prompt_dir,
+    detection_requirements,
+    prompt_cache_requirement,
+)
 from .prompt_cache import PromptCache, PromptCacheError, identity_sha256
 from .protocol import (
     COLOR_ORDERS,
@@ -42,12 +48,23 @@ from .protocol import (
     MASK_THRESHOLD,
     MULTIMASK_OUTPUT,
     RESCORE_TEMPERATURE,
+    known_saliency_weights,
 )
 from .saa_prompts import category_prompts, prompts_record
-from .saliency import known_saliency_weights
 
-# RepViT-SAM paper / README, zero-shot anomaly segmentation on MVTec AD with SAA+, F_p (pixel F1-max, %).
-PAPER_F1_MAX = {"vit_h": 37.65, "vit_b": 36.62, "mobilesam": 36.44, "repvit": 37.96}
+# The command line imports this module for --help: the SAM stage (anomaly_map.py) and the detection stage
+# (detect.py: Grounding DINO, WideResNet-50-2) import torch, so they are imported where they are used.
+if TYPE_CHECKING:
+    from models.prompt_model import PromptModel
+
+# The title of the paper's table of salient object and anomaly segmentation: the same string as evals/sod/task.py's
+# SECTION (tasks do not import each other), so that the tables (evals/tables.py groups columns by equal section
+# titles) put MVTec F_p beside DUTS-TE MAE, as the paper does.
+SECTION = "Salient object segmentation (DUTS-TE) and anomaly segmentation (MVTec AD)"
+
+# The paper's F_p (zero-shot anomaly segmentation on MVTec AD with SAA+, pixel F1-max in %): evals/paper_results.csv.
+PAPER_F1_MAX = paper_values("mvtec", "f1_max")
+PAPER_DETECTOR_BACKBONE = "Swin-T"  # SAA+'s Grounding DINO (mvtec_params: the paper's numbers need it)
 REFERENCE = "caoyunkang/Segment-Any-Anomaly, branch SAA-plus (run_MVTec.py -> eval_SAA.py, SAA/model.py)"
 SAMPLE_DATA = Path(__file__).resolve().parent.parent.parent / "datasets" / "sample"
 SAMPLE_PROMPTS = SAMPLE_DATA / "mvtec_anomaly_detection" / "saa_prompts"  # the demo's cache (sample_data.py)
@@ -64,13 +81,24 @@ def subset_label(categories: tuple[str, ...]) -> str | None:
     return f"{len(categories)}categories-{digest}"
 
 
+def manifest_section(cache: PromptCache, manifest: dict, key: str) -> dict:
+    """A part of the cache's manifest that must be a mapping (a DataError naming the file otherwise)."""
+    section = manifest.get(key, {})
+    if not isinstance(section, dict):
+        raise PromptCacheError(f"{cache.manifest_path}: {key!r} is a {type(section).__name__}, expected a mapping "
+                               "(the manifest `--detect mvtec` writes)")  # fmt: skip
+    return section
+
+
 def mvtec_params(color_order: str = DEFAULT_COLOR_ORDER, categories: tuple[str, ...] = CATEGORIES,
-                 prompt_dir: Path | None = None, predictions_dir: Path | None = None) -> dict[str, Any]:  # fmt: skip
+                 prompt_dir: Path | None = None, predictions_dir: Path | None = None,
+                 missing_ok: bool = False) -> dict[str, Any]:  # fmt: skip
     """Every parameter of a run. With `predictions_dir`: score those maps (external). Otherwise the SAA+ protocol,
     reading the prompt cache at `prompt_dir`, which must exist and match this protocol (checked here, before any
-    model loads)."""
+    model loads). `missing_ok`: a cache that is not there yet gives params without its identity (the command line
+    then lists it among the run's missing requirements, `MVTecTask.requirements`); a broken one is still an error."""
     if color_order not in COLOR_ORDERS:
-        raise ValueError(f"unknown colour order {color_order!r}; one of {', '.join(COLOR_ORDERS)}")
+        raise UsageError(f"unknown colour order {color_order!r}; one of {', '.join(COLOR_ORDERS)}")
     categories = tuple(categories)
     base = {"dataset": "MVTec AD", "categories": list(categories), "eval_resolution": EVAL_RESOLUTION,
             "metric": METRIC_DEFINITION}  # fmt: skip
@@ -78,13 +106,17 @@ def mvtec_params(color_order: str = DEFAULT_COLOR_ORDER, categories: tuple[str, 
         return {**base, "protocol": "external", "predictions_dir": str(predictions_dir), "maps": FORMAT_NOTE,
                 "paper_comparable": False}  # fmt: skip
     if prompt_dir is None:
-        raise ValueError("the SAA+ protocol needs a prompt cache folder (--mvtec-prompts)")
+        raise UsageError("the SAA+ protocol needs a prompt cache folder (--mvtec-prompts)")
     cache = PromptCache(prompt_dir)
-    manifest = cache.manifest()
+    present = cache.exists() or not missing_ok
+    manifest = cache.manifest() if present else {}
     prompts = prompts_record(categories)
-    stale = [c for c in categories if manifest.get("prompts", {}).get(c) != prompts[c]]
+    made_with = manifest_section(cache, manifest, "prompts")
+    stale = [c for c in categories if made_with.get(c) != prompts[c]] if present else []
     if stale:
-        raise PromptCacheError(f"{prompt_dir} was made with other prompts for {', '.join(stale)}; recompute it")
+        raise PromptCacheError(f"{prompt_dir} was made with other prompts for {', '.join(stale)}; make it again "
+                               f"(into another --mvtec-prompts folder, or delete this one)")  # fmt: skip
+    detector, saliency = manifest_section(cache, manifest, "detector"), manifest_section(cache, manifest, "saliency")
     params = {
         **base,
         "protocol": "saa_plus",
@@ -99,12 +131,12 @@ def mvtec_params(color_order: str = DEFAULT_COLOR_ORDER, categories: tuple[str, 
         "anomaly_map": "k_mask best: sum(score x mask) / (1 + count), float64; cv2 bilinear to "
                        f"{EVAL_RESOLUTION}x{EVAL_RESOLUTION}; all zeros without a defect box",
         "prompt_cache": {
-            "identity_sha256": identity_sha256(manifest),
+            "identity_sha256": identity_sha256(manifest) if present else None,
             "trained": manifest.get("trained"),
-            "detector_backbone": manifest.get("detector", {}).get("backbone"),
-            "detector_weights_sha256": manifest.get("detector", {}).get("weights_sha256"),
-            "saliency_weights_sha256": manifest.get("saliency", {}).get("weights_sha256"),
-            "saliency_weights": known_saliency_weights(manifest.get("saliency", {}).get("weights_sha256")),
+            "detector_backbone": detector.get("backbone"),
+            "detector_weights_sha256": detector.get("weights_sha256"),
+            "saliency_weights_sha256": saliency.get("weights_sha256"),
+            "saliency_weights": known_saliency_weights(saliency.get("weights_sha256")) if present else None,
             "protocol": manifest.get("protocol"),
         },
         "prompt_cache_dir": str(prompt_dir),
@@ -119,7 +151,8 @@ def mvtec_params(color_order: str = DEFAULT_COLOR_ORDER, categories: tuple[str, 
 class MVTecTask(Task):
     name = "mvtec"
     description = "MVTec AD zero-shot anomaly segmentation with SAA+ hybrid prompts, pixel F1-max (F_p)"
-    columns = (Column("f1_max", "MVTec F_p", SECTION, paper=PAPER_F1_MAX, digits=2),)
+    columns = (Column("f1_max", "MVTec F_p", SECTION, paper=PAPER_F1_MAX, digits=2, unit="%"),)
+    samples_name = "images"
     demo_args = ("--mvtec-prompts", str(SAMPLE_PROMPTS), "--mvtec-categories", ",".join(SAMPLE_CATEGORIES))
     example_metric = "pixel F1-max of the image's map (defective images; good ones have no anomalous pixel)"
     evaluation_only_params = ("metric", "prompt_cache_dir")
@@ -139,6 +172,23 @@ class MVTecTask(Task):
         if self.params["protocol"] == "saa_plus" and self.params["prompt_cache"]["trained"] is not True:
             parts.append("untrained-prompts")
         return "-".join(parts) or None
+
+    def variant_label(self) -> str | None:
+        """`variant` in words: "RGB input (SAA+: BGR), subset: 2 of 15 categories (tile, bottle), prompts from an
+        untrained detector" (and a prompt cache of another detector than SAA+'s, which `variant` does not name)."""
+        params, parts = self.params, []
+        if params.get("color_order", DEFAULT_COLOR_ORDER) != DEFAULT_COLOR_ORDER:
+            parts.append(f"{params['color_order'].upper()} input (SAA+: {DEFAULT_COLOR_ORDER.upper()})")
+        if self.categories != CATEGORIES:
+            named = f" ({', '.join(self.categories)})" if len(self.categories) <= SUBSET_NAMES_SHOWN else ""
+            parts.append(f"subset: {len(self.categories)} of {len(CATEGORIES)} categories{named}")
+        if params["protocol"] == "saa_plus":
+            cache = params["prompt_cache"]
+            if cache["trained"] is not True:
+                parts.append("prompts from an untrained detector")
+            elif cache.get("detector_backbone") != PAPER_DETECTOR_BACKBONE:
+                parts.append(f"prompts from another detector than SAA+'s (Grounding DINO {PAPER_DETECTOR_BACKBONE})")
+        return ", ".join(parts) or None
 
     def paper_comparable(self) -> bool:
         return self.params["paper_comparable"]
@@ -164,26 +214,72 @@ class MVTecTask(Task):
         if predictions is not None:
             return mvtec_params(args.mvtec_color_order, categories, predictions_dir=predictions)
         prompt_dir = args.mvtec_prompts or default_prompt_dir(args.out)
-        return mvtec_params(args.mvtec_color_order, categories, prompt_dir=prompt_dir)
+        return mvtec_params(args.mvtec_color_order, categories, prompt_dir=prompt_dir, missing_ok=True)
 
     @classmethod
     def detect(cls, args: argparse.Namespace) -> list[Path]:
-        """`run_eval.py --detect mvtec`: SAA+'s detector boxes and saliency maps into the prompt cache (detect.py)."""
+        """`run_eval.py --detect mvtec`: SAA+'s detector boxes and saliency maps into the prompt cache (detect.py),
+        once the dataset, the detector's and the saliency backbone's weights and `transformers` are all there (else
+        everything missing in one message)."""
+        parse_categories(args.mvtec_categories)  # a UsageError before anything else
+        weights = None if getattr(args, "untrained", False) else args.mvtec_saliency_weights
+        requirements = detection_requirements(args.data_root, args.mvtec_detector, weights)
+        missing = [f"--detect mvtec: {r.describe()}" for r in requirements if not r.is_met()]
+        if missing:
+            raise MissingResources(missing)
+        from .detect import detect_from_args  # torch, torchvision and transformers: only now
+
         return detect_from_args(args)
+
+    def requirements(self, data_root: Path) -> list[Requirement]:
+        """MVTec AD and, for SAA+'s protocol, the prompt cache with the command that makes it."""
+        requirements = [dataset_requirement(data_root)]
+        if self.params["protocol"] == "saa_plus":
+            requirements.append(prompt_cache_requirement(Path(self.params["prompt_cache_dir"]), data_root,
+                                                         self.categories))  # fmt: skip
+        return requirements
+
+    def capability_problems(self, capabilities: Capabilities) -> list[str]:
+        """SAA+ prompts SAM with boxes only (one mask each, multimask_output=False: no multimask, no mask input)."""
+        if self.params["protocol"] != "saa_plus":
+            return []
+        problems = [] if capabilities.boxes else ["box prompts (SAA+ prompts SAM with every defect box of the prompt cache)"]
+        if not capabilities.single_mask_output:
+            problems.append("single-mask output (SAA+ asks one mask per box, multimask_output=False)")
+        return problems
 
     def load_dataset(self, data_root: Path) -> Dataset:
         return load_mvtec_dataset(data_root, self.categories)
 
-    def load_inputs(self, sample: Sample) -> np.ndarray:
-        return read_bgr(sample.data.image_path)
-
-    def predict(self, model: PromptModel, sample: Sample, bgr: np.ndarray) -> dict:
+    def sample_files(self, sample: Sample) -> list[Path]:
+        """The image and its prompt-cache entry (its boxes and saliency map); not the mask, read only for scoring.
+        An entry that is not there is named here, with the command that makes it, before any prediction."""
         if self.cache is None:
+            return []
+        entry = self.cache.path(sample.id)
+        if not entry.is_file():
+            raise PromptCacheError(self.cache.missing_entry_message(sample.id))
+        return [sample.data.image_path, entry]
+
+    def load_inputs(self, sample: Sample) -> tuple[np.ndarray, dict] | None:
+        """The BGR image (SAA+'s cv2.imread) and its prompt-cache entry, both checked: an entry for an image of
+        another size is a DataError naming both files."""
+        if self.cache is None:
+            return None
+        bgr, entry = read_bgr(sample.data.image_path), self.cache.load(sample.id)
+        size = tuple(int(v) for v in entry["image_size"])
+        if size != bgr.shape[:2]:
+            raise DataError(f"{self.cache.path(sample.id)}: prompts for an image of {size} pixels (H, W), but "
+                            f"{sample.data.image_path} has {bgr.shape[:2]}: the prompt cache "
+                            "belongs to other data; make it again from this dataset (--detect mvtec)")  # fmt: skip
+        return bgr, entry
+
+    def predict(self, model: PromptModel, sample: Sample, inputs: tuple[np.ndarray, dict] | None) -> dict:
+        if self.cache is None or inputs is None:
             raise ValueError("this MVTec run scores saved anomaly maps (--predictions); it has no prompt cache")
-        entry = self.cache.load(sample.id)
-        if tuple(int(v) for v in entry["image_size"]) != bgr.shape[:2]:
-            raise ValueError(f"{sample.id}: cached prompts are for a {tuple(entry['image_size'])} image, the image "
-                             f"is {bgr.shape[:2]} (H, W): the prompt cache belongs to other data")  # fmt: skip
+        from .anomaly_map import anomaly_map  # torch: only once a model runs
+
+        bgr, entry = inputs
         k_mask = category_prompts(sample.data.category).k_mask
         result = anomaly_map(model, bgr, entry, k_mask, self.params["color_order"])
         return {
@@ -207,6 +303,6 @@ class MVTecTask(Task):
     def draw_example(self, sample: Sample, prediction: dict) -> dict:
         """The image with its cached defect boxes when the run read a prompt cache that is still there."""
         boxes = None
-        if self.cache is not None and self.cache.has(sample.id):
+        if self.cache is not None and self.cache.has(sample.id) and self.cache.entry_problem(sample.id) is None:
             boxes = self.cache.load(sample.id)["defect_boxes"].reshape(-1, 4)
         return examples.draw(sample.data, prediction, boxes)

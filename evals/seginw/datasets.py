@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..base import DatasetLayoutError
+from ..base import DatasetLayoutError, Requirement
+from ..errors import UsageError
 
 # sam-hq seginw/README.md, "Expected dataset structure" (and the columns of "Detailed Results on SegInW").
 SEGINW_DATASETS = (
@@ -21,6 +22,8 @@ SEGINW_DATASETS = (
     "Phones", "Poles", "Puppies", "Rail", "Salmon-Fillet", "Strawberry", "Tablets", "Toolkits", "Trash", "Watermelon",
 )  # fmt: skip
 FOLDER = "seginw"  # sam-hq README: data/seginw/<Dataset>
+# sam-hq seginw/README.md, "2. Evaluation Data Preparation": the 25 datasets in one archive.
+SEGINW_URL = "https://huggingface.co/sam-hq-team/SegInW/resolve/main/seginw.zip"
 SPLIT = "valid"  # test_seginw.sh: $file/valid/
 ANNOTATION_FILE = "_annotations_min1cat.coco.json"  # test_seginw.sh --anno_path
 SEGINW_TREE = """\
@@ -28,8 +31,8 @@ SEGINW_TREE = """\
     <Dataset>/valid/*.jpg
     <Dataset>/valid/_annotations_min1cat.coco.json
   for the 25 datasets Airplane-Parts, Bottles, ..., Watermelon of seginw.zip
-  (https://huggingface.co/sam-hq-team/SegInW/resolve/main/seginw.zip; sam-hq seginw/README.md)
-"""
+  ({url}; sam-hq seginw/README.md)
+""".format(url=SEGINW_URL)
 
 
 def parse_dataset_names(text: str | None) -> tuple[str, ...]:
@@ -39,13 +42,13 @@ def parse_dataset_names(text: str | None) -> tuple[str, ...]:
         return SEGINW_DATASETS
     names = tuple(name.strip() for name in text.split(",") if name.strip())
     if not names:
-        raise ValueError("--seginw-datasets: no dataset named")
+        raise UsageError("--seginw-datasets: no dataset named")
     for name in names:
         if name in (".", "..") or "/" in name or "\\" in name:
-            raise ValueError(f"--seginw-datasets: {name!r} is not a dataset folder name")
+            raise UsageError(f"--seginw-datasets: {name!r} is not a dataset folder name")
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise ValueError(f"--seginw-datasets names {', '.join(duplicates)} more than once")
+        raise UsageError(f"--seginw-datasets names {', '.join(duplicates)} more than once")
     return names
 
 
@@ -70,6 +73,26 @@ def annotation_file(root: Path, name: str) -> Path:
 def dataset_name(annotation_path: Path) -> str:
     """The dataset an annotation file belongs to: <Dataset>/valid/_annotations_min1cat.coco.json."""
     return Path(annotation_path).parent.parent.name
+
+
+def datasets_requirement(data_root: Path, names: tuple[str, ...]) -> Requirement:
+    """The datasets' folders (their annotation files), at <data-root>/seginw (canonical; <data-root> itself is read
+    too), from sam-hq's seginw.zip; the missing ones are named when only some are."""
+    data_root = Path(data_root)
+
+    def missing() -> list[str]:
+        root = find_seginw_root(data_root)
+        return [name for name in names if not annotation_file(root, name).is_file()]
+
+    absent = missing()
+    path = find_seginw_root(data_root) if len(absent) < len(names) else data_root / FOLDER
+    which = "the 25 SegInW datasets" if is_full_benchmark(names) else f"SegInW datasets {', '.join(names)}"
+    if absent and len(absent) < len(names):
+        which += f" (missing: {', '.join(absent)})"
+    others = [name for name in names if name not in SEGINW_DATASETS]
+    source = SEGINW_URL + (f" (unzip it into {data_root}); {', '.join(others)}: not SegInW's, from their own release"
+                           if others else f" (unzip it into {data_root})")  # fmt: skip
+    return Requirement(f"{which}, <Dataset>/{SPLIT}/{ANNOTATION_FILE} and images", path, source, lambda: not missing())
 
 
 def require_datasets(root: Path, names: tuple[str, ...]) -> None:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from models.checkpoint import sha256_file
+from models.errors import SamzeroError
 
 from ..detectors.coco_results import detect_annotation_file
 from ..detectors.grounding_dino import IMAGE_MEAN, IMAGE_STD, RESIZE_MAX_SIZE, RESIZE_SHORT_SIDE, GroundingDinoDetector
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         written = SegInWTask.detect(args)
-    except (FileNotFoundError, RuntimeError, ValueError) as err:
+    except SamzeroError as err:  # missing or broken inputs, bad options: one paragraph, exit status 2
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"{len(written)} box files in {args.out}; use them with --task seginw --seginw-boxes {args.out}")

@@ -5,8 +5,10 @@ Swin-B boxes, the protocol this task runs.
 """
 from __future__ import annotations
 
-# RepViT-SAM paper (arXiv 2312.05760), zero-shot instance segmentation on SegInW, mean mask AP over the 25 datasets.
-PAPER_MEAN_AP = {"vit_h": 48.7, "vit_b": 44.8, "mobilesam": 43.9, "repvit": 46.1}
+from ..paper import paper_values
+
+# The paper's mean mask AP over the 25 datasets per model: evals/paper_results.csv.
+PAPER_MEAN_AP = paper_values("seginw", "mean_AP")
 
 REFERENCE_MODEL = "vit_h"
 REFERENCE_SOURCE = (

@@ -26,7 +26,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from ..base import Column, Dataset, Evaluator, Sample
+from ..base import Column, Dataset, Evaluator, Requirement, Sample
 from ..coco.box_prompted import BoxPromptedTask
 from ..coco.dataset import read_coco_images, require_image_files
 from ..coco.options import add_mask_protocol_arguments, decoding_params, evaluation_params
@@ -34,9 +34,14 @@ from ..coco.prompts import attach_prompts, read_detection_prompts
 from ..coco.protocol import MASK_SELECTIONS
 from ..coco.results_file import mask_detections, read_results_by_image
 from ..detectors.options import add_detector_arguments
+from ..detectors.weights import transformers_requirement, weights_requirement
+from ..errors import DataError, MissingResources
 from .datasets import (
+    SEGINW_DATASETS,
     SEGINW_TREE,
+    SEGINW_URL,
     annotation_file,
+    datasets_requirement,
     dataset_name,
     find_seginw_root,
     images_dir,
@@ -44,11 +49,21 @@ from .datasets import (
     parse_dataset_names,
     require_datasets,
 )
-from .detect import detect_seginw
 from .metric import SegInWEvaluator
 from .reference import PAPER_MEAN_AP
 from .sample_data import SAMPLE_DATASETS
-from .sources import GROUND_TRUTH_BOXES, box_source_params, predictions_file, predictions_params
+from .sources import (
+    DEFAULT_BOXES_DIR,
+    GROUND_TRUTH_BOXES,
+    box_source_params,
+    boxes_requirement,
+    detection_command,
+    predictions_file,
+    predictions_params,
+)
+
+# The command line imports every task module: the detection stage (torch, torchvision, transformers) is imported by
+# `detect` only, the model interface and pycocotools where they are used (evals/coco/box_prompted.py).
 
 SECTION = "Instance segmentation (COCO) and SegInW"  # shared with evals/coco/task.py: one table, side by side
 # test_ap_on_seginw.py: ``predictor.predict_torch(..., multimask_output=False)``.
@@ -58,15 +73,18 @@ SUBSET_NAMES_SHOWN = 3  # a subset of up to this many datasets is named in the r
 
 class SegInWTask(BoxPromptedTask):
     name = "seginw"
-    description = "SegInW (25 datasets) instance segmentation from Grounding-DINO Swin-B boxes, mean mask AP"
-    columns = (Column("mean_AP", "SegInW mean AP", SECTION, paper=PAPER_MEAN_AP),)
+    description = "SegInW (25 datasets) instance segmentation from box prompts (the paper's: Grounding-DINO), mean AP"
+    columns = (Column("mean_AP", "SegInW mean AP", SECTION, paper=PAPER_MEAN_AP, unit="%"),)
+    samples_name = "images"
+    detector = "Grounding-DINO Swin-B"
+    mask_selection_option = "--seginw-mask-selection"
     demo_args = ("--seginw-boxes", GROUND_TRUTH_BOXES, "--seginw-datasets", ",".join(SAMPLE_DATASETS))
     evaluation_only_params = ("coco_eval",)
     example_metric = "mean over the ground-truth objects of the best mask IoU of a detection of their category"
 
     def __init__(self, params: dict[str, Any]):
         super().__init__(params)
-        self._external: dict[str, dict[int, list[dict]]] = {}  # --predictions, read once per dataset
+        self._external: dict[str, tuple[Path, dict[int, list[dict]]]] = {}  # --predictions, read once per dataset
 
     def variant(self) -> str | None:
         """'+'-joined labels of every departure from the paper's protocol: gt-boxes (oracle), other-detector (box
@@ -84,12 +102,27 @@ class SegInWTask(BoxPromptedTask):
             parts.append(subset_label(datasets))
         return "+".join(parts) or None
 
+    def variant_label(self) -> str | None:
+        """`variant` in words: "ground-truth boxes (oracle), subset: 2 of 25 datasets (Fruits, Hand)", ..."""
+        params, parts = self.params, []
+        if params.get("oracle"):
+            parts.append("ground-truth boxes (oracle)")
+        if params.get("paper_boxes") is False:
+            parts.append(f"boxes of another detector (not {self.detector}, top 100)")
+        if params.get("mask_selection", PAPER_MASK_SELECTION) != PAPER_MASK_SELECTION:
+            parts.append(f"mask selection '{params['mask_selection']}' (paper: {PAPER_MASK_SELECTION})")
+        datasets = tuple(params["datasets"])
+        if not is_full_benchmark(datasets):
+            parts += subset_words(datasets)
+        return ", ".join(parts) or None
+
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("seginw")
         group.add_argument("--seginw-boxes", metavar="DIR|gt",
                            help="box prompts: DIR/<Dataset>.json Grounding-DINO Swin-B detections in COCO "
-                                "results format (made by --detect seginw), or 'gt' for ground-truth boxes "
+                                "results format, made once by `python run_eval.py --detect seginw --out DIR` "
+                                f"(default DIR: {DEFAULT_BOXES_DIR}), or 'gt' for ground-truth boxes "
                                 "(oracle)")  # fmt: skip
         group.add_argument("--seginw-datasets", metavar="A,B,...",
                            help="evaluate these dataset folders only (none: the 25 SegInW datasets); a subset is a "
@@ -113,9 +146,30 @@ class SegInWTask(BoxPromptedTask):
 
     @classmethod
     def detect(cls, args: argparse.Namespace) -> list[Path]:
-        """`run_eval.py --detect seginw`: the Grounding-DINO box files into --out (detect.py)."""
-        return detect_seginw(args.data_root, args.detector_weights, args.out, parse_dataset_names(args.seginw_datasets),
-                             device=args.device, overwrite=args.overwrite)  # fmt: skip
+        """`run_eval.py --detect seginw`: the Grounding-DINO box files into --out (detect.py), once the datasets, the
+        detector's weights and `transformers` are all there (else everything missing in one message)."""
+        datasets = parse_dataset_names(args.seginw_datasets)
+        requirements = [datasets_requirement(args.data_root, datasets), weights_requirement(args.detector_weights),
+                        transformers_requirement()]  # fmt: skip
+        missing = [f"--detect seginw: {r.describe()}" for r in requirements if not r.is_met()]
+        if missing:
+            raise MissingResources(missing)
+        from .detect import detect_seginw  # torch, torchvision and transformers: only now
+
+        return detect_seginw(args.data_root, args.detector_weights, args.out, datasets, device=args.device,
+                             overwrite=args.overwrite)  # fmt: skip
+
+    def requirements(self, data_root: Path) -> list[Requirement]:
+        """The datasets (sam-hq's seginw.zip) and, for box prompts from a detector, every dataset's box file with the
+        command that makes them."""
+        datasets = tuple(self.params["datasets"])
+        requirements = [datasets_requirement(data_root, datasets)]
+        if self.params.get("prompts") == "detections":
+            requirements.append(boxes_requirement(Path(self.params["boxes_dir"]), datasets, data_root))
+        return requirements
+
+    def prompts_file(self, sample: Sample) -> Path:
+        return Path(self.params["boxes_files"][dataset_name(sample.data.image.annotation_file)]["file"])
 
     def load_dataset(self, data_root: Path) -> Dataset:
         names = tuple(self.params["datasets"])
@@ -124,23 +178,26 @@ class SegInWTask(BoxPromptedTask):
         samples, files = [], []
         for name in names:
             annotations = annotation_file(root, name)
-            images = read_coco_images(annotations, images_dir(root, name))
+            images = read_coco_images(annotations, images_dir(root, name), SEGINW_URL)
             require_image_files(images, SEGINW_TREE)
-            samples += [Sample(f"{name}/{p.image.image_id}", p) for p in self._attach_prompts(name, images)]
+            prompted = self._attach_prompts(name, images, data_root)
+            samples += [Sample(f"{name}/{p.image.image_id}", p) for p in prompted]
             files += [annotations, *(image.path for image in images)]
         return Dataset(name="SegInW", split="valid", root=root, samples=samples, files=files)
 
-    def _attach_prompts(self, name: str, images: list) -> list:
+    def _attach_prompts(self, name: str, images: list, data_root: Path) -> list:
         prompts_from = self.params.get("prompts")
         if prompts_from == "ground truth":
             return attach_prompts(images, None)
         if prompts_from != "detections":  # external predictions: no prompts
             return attach_prompts(images, {})
         path = Path(self.params["boxes_files"][name]["file"])
+        command = detection_command(data_root, Path(self.params["boxes_dir"]), (name,))
+        prompts = read_detection_prompts(path, f"the command `{command} --overwrite`")
         try:
-            return attach_prompts(images, read_detection_prompts(path))
-        except ValueError as err:
-            raise ValueError(f"{path} does not match {name}'s annotation file: {err}") from err
+            return attach_prompts(images, prompts, path)
+        except DataError as err:  # detections of images the dataset does not have
+            raise DataError(f"{path} does not match {name}'s annotation file: {err}") from None
 
     def evaluator(self) -> Evaluator:
         return SegInWEvaluator(self.params["coco_eval"])
@@ -152,8 +209,25 @@ class SegInWTask(BoxPromptedTask):
         name = dataset_name(image.annotation_file)
         if name not in self._external:
             path = predictions_file(directory, name)
-            self._external[name] = read_results_by_image(path, ("image_id", "category_id", "score", "segmentation"))
-        return {"detections": mask_detections(self._external[name].get(image.image_id, []), image.height, image.width)}
+            keys = ("image_id", "category_id", "score", "segmentation")
+            self._external[name] = (path, read_results_by_image(path, keys))
+        path, by_image = self._external[name]
+        entries = by_image.get(image.image_id, [])
+        return {"detections": mask_detections(entries, image.height, image.width, f"{path}: image {image.image_id}")}
+
+
+def subset_words(datasets: tuple[str, ...]) -> list[str]:
+    """A subset in words: "subset: 2 of 25 datasets (Fruits, Hand)"; folders that are not SegInW datasets (the
+    bundled sample's) are said to be so."""
+    def named(names: list[str]) -> str:
+        return f" ({', '.join(names)})" if len(names) <= SUBSET_NAMES_SHOWN else ""
+
+    ours = [name for name in datasets if name in SEGINW_DATASETS]
+    others = [name for name in datasets if name not in SEGINW_DATASETS]
+    words = [f"subset: {len(ours)} of {len(SEGINW_DATASETS)} datasets{named(ours)}"] if ours else []
+    if others:
+        words.append(f"{len(others)} dataset{'s' * (len(others) > 1)} not in SegInW{named(others)}")
+    return words
 
 
 def subset_label(datasets: tuple[str, ...]) -> str:

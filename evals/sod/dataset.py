@@ -15,14 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
-from PIL import Image
 
+from .. import images
 from ..base import Dataset, DatasetLayoutError, Sample
+from ..errors import DataError
+from ..names import check_sample_id
 from .folders import files_by_stem
 
 DEFAULT_DATASET = "DUTS-TE"
+# The official DUTS test set (Wang et al., CVPR 2017), from http://saliencydetection.net/duts/
+DUTS_TE_URL = "http://saliencydetection.net/duts/download/DUTS-TE.zip"
 # Tried in this order; "{name}" is the dataset name (DUTS-TE-Image / DUTS-TE-Mask in the official release).
 IMAGE_FOLDERS = ("{name}-Image", "Image", "Images", "image", "images", "Imgs", "imgs", "test_images")
 MASK_FOLDERS = ("{name}-Mask", "Mask", "Masks", "mask", "masks", "GT", "gt", "test_masks")
@@ -98,8 +101,8 @@ def pair_images_and_masks(image_folder: Path, mask_folder: Path) -> list[SODImag
     if masks_alone:
         problems.append(_unmatched(masks_alone, f"masks in {mask_folder}", image_folder, len(masks)))
     if problems:
-        raise FileNotFoundError("images and masks do not pair up by file name:\n  " + "\n  ".join(problems))
-    return [SODImage(stem, images[stem], masks[stem]) for stem in sorted(images)]
+        raise DataError("images and masks do not pair up by file name:\n  " + "\n  ".join(problems))
+    return [SODImage(check_sample_id(stem, str(image_folder)), images[stem], masks[stem]) for stem in sorted(images)]
 
 
 def load_sod_dataset(data_root: Path, name: str = DEFAULT_DATASET) -> Dataset:
@@ -116,20 +119,21 @@ def load_sod_dataset(data_root: Path, name: str = DEFAULT_DATASET) -> Dataset:
 # --- reading -------------------------------------------------------------------------------------------------
 def read_rgb(path: Path) -> np.ndarray:
     """H x W x 3 uint8 RGB as SAM-Not-Perfect scripts/amg.py reads it: cv2.imread, then BGR -> RGB."""
-    image = cv2.imread(str(path))
-    if image is None:
-        raise OSError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return images.read_rgb(path)
 
 
 def read_mask_reference(path: Path) -> np.ndarray:
     """uint8 (H, W) mask as SAM-Not-Perfect scripts/sam_dice_f1_mae.py reads it (binary_loader: PIL, convert("L"))."""
-    with open(path, "rb") as f:
-        return np.asarray(Image.open(f).convert("L"))
+    return np.asarray(images.open_pil(path).convert("L"))
 
 
 def mask_size(path: Path) -> tuple[int, int]:
     """(H, W) of a mask from its header only: what the GT-free saliency protocol may know of the ground truth."""
-    with Image.open(path) as image:
-        width, height = image.size
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, SyntaxError) as err:
+        raise DataError(f"{path}: not an image PIL can read ({err})") from None
     return height, width

@@ -42,4 +42,10 @@ def draw(protocol: str, amg: dict | None, image: SODImage, prediction: dict) -> 
         prompts = {f"image and the {amg['points_per_side']}x{amg['points_per_side']} point grid":
                    visual.draw_points(rgb, grid, 0)}  # fmt: skip
     predicted = "chosen mask (oracle: best Dice with the ground truth)" if protocol == "oracle" else "saliency map"
-    return {**prompts, predicted: visual.as_rgb(prediction["saliency"]), "ground truth": visual.as_rgb(truth)}
+    saliency = np.asarray(prediction["saliency"])
+    if saliency.size and saliency.max() > 0:
+        panel = visual.as_rgb(saliency)
+    else:  # no mask chosen / an all-zero map: said in words, not drawn black
+        predicted = "chosen mask: none" if protocol == "oracle" else "saliency map: empty (all zero)"
+        panel = visual.no_mask(*(saliency.shape if saliency.ndim == 2 and saliency.size else truth.shape))
+    return {**prompts, predicted: panel, "ground truth": visual.as_rgb(truth)}

@@ -12,6 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from evals.errors import DataError
+from evals.images import read_cv2
+
 GT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")  # masks ship as PNG, some sets as JPEG/BMP
 PRED_SUFFIX = ".png"
 MISSING_SHOWN = 5  # how many missing prediction names an error lists
@@ -26,21 +29,18 @@ class ImagePair:
 
 def read_gray(path: str | Path) -> np.ndarray:
     """uint8 (H, W) image, as cv2.imread(path, IMREAD_GRAYSCALE); a missing or unreadable file is an error."""
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise OSError(f"cannot read image {path}")
-    return image
+    return read_cv2(path, cv2.IMREAD_GRAYSCALE)
 
 
 def files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
     if not folder.is_dir():
-        raise NotADirectoryError(f"not a folder: {folder}")
+        raise DataError(f"{folder}: not a folder")
     by_stem: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix.lower() in suffixes:
             if path.stem in by_stem:
                 first = by_stem[path.stem].name
-                raise ValueError(f"two files share the stem {path.stem!r} in {folder}: {first}, {path.name}")
+                raise DataError(f"two files share the stem {path.stem!r} in {folder}: {first}, {path.name}")
             by_stem[path.stem] = path
     return by_stem
 
@@ -48,18 +48,18 @@ def files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
 def match_prediction_folder(pred_dir: str | Path, gt_dir: str | Path) -> list[ImagePair]:
     """One pair per ground-truth mask, sorted by name; every mask needs a ``<stem>.png`` prediction.
 
-    Predictions without a mask are ignored. Raises FileNotFoundError naming the first few masks that have no
-    prediction, and ValueError if the mask folder holds no image.
+    Predictions without a mask are ignored. Raises DataError naming the first few masks that have no prediction, or
+    when the mask folder holds no image.
     """
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     masks = files_by_stem(gt_dir, GT_SUFFIXES)
     if not masks:
-        raise ValueError(f"no mask ({', '.join(GT_SUFFIXES)}) in {gt_dir}")
+        raise DataError(f"no mask ({', '.join(GT_SUFFIXES)}) in {gt_dir}")
     predictions = files_by_stem(pred_dir, (PRED_SUFFIX,))
     missing = [stem for stem in masks if stem not in predictions]
     if missing:
         shown = ", ".join(missing[:MISSING_SHOWN]) + (", ..." if len(missing) > MISSING_SHOWN else "")
-        raise FileNotFoundError(
+        raise DataError(
             f"{len(missing)} of {len(masks)} masks in {gt_dir} have no prediction {PRED_SUFFIX} in {pred_dir}: {shown}"
         )
     return [ImagePair(stem, predictions[stem], masks[stem]) for stem in masks]

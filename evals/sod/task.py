@@ -18,17 +18,25 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.prompt_model import PromptModel
+from models.registry import Capabilities
 
-from ..base import Column, Dataset, Evaluator, Sample, Task
-from . import examples
+from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
+from ..errors import DataError, UsageError
+from ..paper import paper_values
 from .amg_folders import read_amg_folder, require_scores
-from .dataset import DEFAULT_DATASET, load_sod_dataset, mask_size, read_mask_reference, read_rgb
-from .evaluator import SODEvaluator
+from .dataset import (
+    DEFAULT_DATASET,
+    DUTS_TE_URL,
+    find_sod_folders,
+    load_sod_dataset,
+    mask_size,
+    read_mask_reference,
+    read_rgb,
+)
 from .folders import read_gray
 from .protocols import (
     AMG_DEFAULTS,
@@ -43,9 +51,16 @@ from .protocols import (
     select_best_dice_mask,
 )
 
+# The metric (scipy) and the report's examples (segment_anything) are imported where they are used, so that the
+# command line starts without them.
+if TYPE_CHECKING:
+    from models.prompt_model import PromptModel
+
 SECTION = "Salient object segmentation (DUTS-TE) and anomaly segmentation (MVTec AD)"
-# RepViT-SAM README / paper, zero-shot salient object segmentation on DUTS-TE, MAE (lower is better).
-PAPER_MAE = {"vit_h": 0.046, "vit_b": 0.121, "mobilesam": 0.147, "repvit": 0.066}
+# The paper's MAE (zero-shot salient object segmentation on DUTS-TE, 0-1, lower is better): evals/paper_results.csv.
+PAPER_MAE = paper_values("sod", "mae")
+PROTOCOL_WORDS = {"oracle": "oracle protocol (mask chosen with the ground truth)",
+                  "saliency": "saliency protocol (no ground truth)"}  # fmt: skip
 DEMO_POINTS_PER_SIDE = 4  # demo only (CPU, untrained weights): 16 points instead of 32 x 32
 
 ORACLE_NOTE = (
@@ -69,10 +84,10 @@ def sod_params(
     DIR of finished maps); `amg`: SamAutomaticMaskGenerator arguments overriding AMG_DEFAULTS; `predictions_dir`:
     with oracle / saliency, SAM-Not-Perfect's amg.py output folders are read from it instead of running a model."""
     if protocol not in (*PROTOCOLS, EXTERNAL):
-        raise ValueError(f"unknown SOD protocol {protocol!r}; known: {', '.join((*PROTOCOLS, EXTERNAL))}")
+        raise UsageError(f"unknown SOD protocol {protocol!r}; known: {', '.join((*PROTOCOLS, EXTERNAL))}")
     unknown = set(amg or {}) - set(AMG_DEFAULTS)
     if unknown:
-        raise ValueError(f"unknown AMG parameter(s) {sorted(unknown)}; known: {', '.join(AMG_DEFAULTS)}")
+        raise UsageError(f"unknown AMG parameter(s) {sorted(unknown)}; known: {', '.join(AMG_DEFAULTS)}")
     params: dict[str, Any] = {"dataset": dataset, "protocol": protocol, "oracle": protocol == "oracle"}
     if protocol == EXTERNAL:
         return {**params, "predictions_dir": str(predictions_dir), "maps": "<stem>.png, 8-bit, the mask's size",
@@ -80,7 +95,7 @@ def sod_params(
     if predictions_dir is None:
         amg_params = {**AMG_DEFAULTS, **(amg or {})}
         if amg_params["points_per_side"] < 1 or amg_params["points_per_batch"] < 1:
-            raise ValueError("AMG points_per_side and points_per_batch must be positive")
+            raise UsageError("--sod-amg-points-per-side and --sod-amg-points-per-batch must be positive")
         params["amg"] = amg_params
         params["image_decoding"] = "cv2.imread, BGR -> RGB (SAM-Not-Perfect scripts/amg.py)"
         default_amg = all(amg_params[k] == v for k, v in AMG_DEFAULTS.items() if k != "points_per_batch")
@@ -121,7 +136,8 @@ def sod_params(
 class SODTask(Task):
     name = "sod"
     description = "DUTS-TE salient object segmentation from SAM's automatic masks, MAE"
-    columns = (Column("mae", "DUTS MAE", SECTION, paper=PAPER_MAE, higher_is_better=False, digits=3),)
+    columns = (Column("mae", "DUTS MAE", SECTION, paper=PAPER_MAE, higher_is_better=False, digits=3, unit="0-1"),)
+    samples_name = "images"
     demo_args = ("--sod-amg-points-per-side", str(DEMO_POINTS_PER_SIDE))
     example_metric = "minus the image's MAE (the MAE the run reports, for this image alone)"
 
@@ -138,6 +154,18 @@ class SODTask(Task):
         label = self.protocol if dataset == DEFAULT_DATASET else f"{self.protocol}-{dataset}"
         points = (self.params.get("amg") or {}).get("points_per_side", AMG_DEFAULTS["points_per_side"])
         return label if points == AMG_DEFAULTS["points_per_side"] else f"{label}-amg{points}"
+
+    def variant_label(self) -> str | None:
+        """`variant` in words: "oracle protocol (mask chosen with the ground truth), 4x4 point grid (paper: 32x32)"."""
+        dataset, parts = self.params["dataset"], []
+        if self.protocol != EXTERNAL:
+            parts.append(PROTOCOL_WORDS.get(self.protocol, f"{self.protocol} protocol"))
+        if dataset != DEFAULT_DATASET:
+            parts.append(f"dataset {dataset} (paper: {DEFAULT_DATASET})")
+        points, paper_points = (self.params.get("amg") or {}).get("points_per_side"), AMG_DEFAULTS["points_per_side"]
+        if self.protocol != EXTERNAL and points is not None and points != paper_points:
+            parts.append(f"{points}x{points} point grid (paper: {paper_points}x{paper_points})")
+        return ", ".join(parts) or None
 
     def paper_comparable(self) -> bool:
         return self.params["paper_comparable"]
@@ -165,8 +193,28 @@ class SODTask(Task):
         amg = {"points_per_side": args.sod_amg_points_per_side, "points_per_batch": args.sod_amg_points_per_batch}
         return sod_params(protocol, args.sod_dataset, amg, predictions)
 
+    def requirements(self, data_root: Path) -> list[Requirement]:
+        name = self.params["dataset"]
+
+        def present() -> bool:
+            try:
+                return find_sod_folders(data_root, name) is not None
+            except DataError:
+                return False
+
+        source = f"{DUTS_TE_URL} (unpack into {data_root})" if name == DEFAULT_DATASET else "the dataset's own release"
+        return [Requirement(f"{name} images and masks", Path(data_root) / name, source, present)]
+
+    def capability_problems(self, capabilities: Capabilities) -> list[str]:
+        needs_masks = self.params.get("amg") is not None  # oracle / saliency from a model's automatic masks
+        return ["automatic masks (the SOD protocols start from them)"] if needs_masks and not capabilities.automatic_masks else []
+
     def load_dataset(self, data_root: Path) -> Dataset:
         return load_sod_dataset(data_root, self.params["dataset"])
+
+    def sample_files(self, sample: Sample) -> list[Path]:
+        # The oracle picks its mask with the ground truth; the saliency protocol reads the mask's size.
+        return [sample.data.image_path, sample.data.mask_path]
 
     def load_inputs(self, sample: Sample) -> np.ndarray:
         return read_rgb(sample.data.image_path)
@@ -197,6 +245,8 @@ class SODTask(Task):
         raise ValueError(f"protocol {self.protocol!r} reads finished maps, not AMG masks")
 
     def evaluator(self) -> Evaluator:
+        from .evaluator import SODEvaluator
+
         return SODEvaluator(self.protocol)
 
     def read_external_prediction(self, directory: Path, sample: Sample) -> dict:
@@ -206,11 +256,11 @@ class SODTask(Task):
         if self.protocol == EXTERNAL:
             path = directory / f"{sample.id}.png"
             if not path.is_file():
-                raise FileNotFoundError(f"no prediction {path} for image {sample.data.image_path.name}")
+                raise DataError(f"no prediction {path} for image {sample.data.image_path.name}")
             saliency = read_gray(path)
             expected = mask_size(sample.data.mask_path)
             if saliency.shape != expected:
-                raise ValueError(f"{path}: map is {saliency.shape[1]}x{saliency.shape[0]}, its mask "
+                raise DataError(f"{path}: map is {saliency.shape[1]}x{saliency.shape[0]}, its mask "
                                  f"{sample.data.mask_path} {expected[1]}x{expected[0]} (W x H)")  # fmt: skip
             return {"saliency": saliency, "source": str(path)}
         folder = directory / sample.id
@@ -221,9 +271,13 @@ class SODTask(Task):
 
     def example_score(self, sample: Sample, prediction: dict) -> float:
         """-MAE of the image (examples.py): higher is better."""
+        from . import examples
+
         return -examples.image_mae(self.protocol, sample.data, prediction)
 
     def draw_example(self, sample: Sample, prediction: dict) -> dict:
+        from . import examples
+
         return examples.draw(self.protocol, self.params.get("amg"), sample.data, prediction)
 
 

@@ -6,20 +6,26 @@
 | name | what | weights | verified |
 |---|---|---|---|
 | `lk` | pyramidal Lucas-Kanade + forward-backward check (OpenCV) | none | run here (tests, DAVIS sample) |
-| `pips` | PIPS, SAM-PT v1's tracker (aharley/pips, or SAM-PT's copy) | reference_model | with fakes only |
-| `cotracker` | CoTracker v1, SAM-PT's current one (co-tracker@4f297a9) | cotracker_stride_4_wind_8 | with fakes only |
+| `pips` | PIPS, SAM-PT v1's (aharley/pips, or SAM-PT's copy) | reference_model | fakes; real class loaded |
+| `cotracker` | CoTracker v1, SAM-PT's current (co-tracker@4f297a9) | cotracker_stride_4_wind_8 | fakes; real code run |
 
-"with fakes only": the adapters are tested against fakes of the packages' interfaces, never run here with the real
-networks and weights.
+"with fakes": the adapters are tested against fakes of the packages' interfaces (tests/test_trackers.py), never run
+here with the official weights. Checked once by hand: aharley/pips's `nets.pips.Pips` built by the adapter and loaded
+with weights_only from a checkpoint its own saverloader.save wrote (model and AdamW state), weights equal (its
+forward needs CUDA: not run); co-tracker@4f297a9's CoTracker v1, random weights loaded with weights_only, tracked a
+5-frame video through the adapter on CPU (shapes only: random weights track nothing).
 
-Used by the DAVIS task (SAM-PT) and meant for the UVO task too.
+Used by the DAVIS task (SAM-PT) and the UVO task. Importing this package imports neither torch nor a tracker's
+package (the command line reads the options first); the adapters import them when a tracker is built.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from .base import PointTracker, TrackerUnavailable, Tracks
+from ..base import Requirement
+from . import cotracker, pips
+from .base import PointTracker, TrackerOptionError, TrackerUnavailable, Tracks
 from .cotracker import CoTrackerTracker, cotracker_params
 from .lk import LucasKanadeTracker
 from .pips import PipsTracker, pips_params
@@ -27,17 +33,28 @@ from .pips import PipsTracker, pips_params
 TRACKERS = ("pips", "cotracker", "lk")
 
 
-def tracker_params(name: str, checkpoint: Path | str | None = None) -> dict[str, Any]:
-    """What `build_tracker(name, checkpoint)` would track with, without loading it (checks the weight file)."""
+def tracker_params(name: str, checkpoint: Path | str | None = None, require_weights: bool = True) -> dict[str, Any]:
+    """What `build_tracker(name, checkpoint)` would track with, without loading it (checks the weight file; without
+    `require_weights`, missing weights are recorded with sha256 None and left to `tracker_requirements`)."""
     if name == "lk":
         if checkpoint is not None:
-            raise ValueError("the lk tracker takes no --tracker-checkpoint")
+            raise TrackerOptionError("--tracker lk takes no --tracker-checkpoint (it needs no weights): drop it")
         return LucasKanadeTracker().params
     if name == "pips":
-        return pips_params(checkpoint)
+        return pips_params(checkpoint, require_weights)
     if name == "cotracker":
-        return cotracker_params(checkpoint)
+        return cotracker_params(checkpoint, require_weights)
     raise ValueError(f"unknown tracker {name!r}; known: {', '.join(TRACKERS)}")
+
+
+def tracker_requirements(settings: dict[str, Any]) -> list[Requirement]:
+    """What the tracker of `settings` (a task's recorded `tracker_params`) needs that a user installs: its weights
+    file and its code, importable (lk: nothing)."""
+    if settings["tracker"] == "pips":
+        return pips.requirements(settings["checkpoint"])
+    if settings["tracker"] == "cotracker":
+        return cotracker.requirements(settings["checkpoint"])
+    return []
 
 
 def build_tracker(name: str, checkpoint: Path | str | None = None, device: str = "cpu") -> PointTracker:
@@ -58,10 +75,19 @@ class LazyTracker:
         self._built: tuple[str, PointTracker] | None = None  # (device, tracker)
 
     def get(self, settings: dict[str, Any], device) -> PointTracker:
-        """`settings`: the task's recorded `tracker_params`."""
+        """`settings`: the task's recorded `tracker_params`. The weights loaded must be the ones recorded there (the
+        run's predictions are stored under those settings)."""
         if self._built is None or self._built[0] != str(device):
-            self._built = (str(device), build_tracker(settings["tracker"], settings.get("checkpoint"), str(device)))
+            tracker = build_tracker(settings["tracker"], settings.get("checkpoint"), str(device))
+            recorded, loaded = settings.get("checkpoint_sha256"), tracker.params.get("checkpoint_sha256")
+            if "checkpoint_sha256" in settings and recorded != loaded:
+                was = "missing" if recorded is None else f"sha256 {recorded[:12]}..."
+                raise TrackerUnavailable(f"tracker weights {tracker.params.get('checkpoint')} changed since this run's "
+                                         f"settings were read ({was}, now sha256 {str(loaded)[:12]}...): run the "
+                                         "command again")  # fmt: skip
+            self._built = (str(device), tracker)
         return self._built[1]
 
 
-__all__ = ["TRACKERS", "LazyTracker", "PointTracker", "TrackerUnavailable", "Tracks", "build_tracker", "tracker_params"]
+__all__ = ["TRACKERS", "LazyTracker", "PointTracker", "TrackerOptionError", "TrackerUnavailable", "Tracks",
+           "build_tracker", "tracker_params", "tracker_requirements"]  # fmt: skip

@@ -11,15 +11,64 @@ come from the first annotated frame), so a tracker only tracks forward in time.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from models.errors import SamzeroError
 
-class TrackerUnavailable(RuntimeError):
-    """A tracker's package or weights are not installed; the message says what to install or download."""
+from ..errors import UsageError
+
+
+class TrackerUnavailable(SamzeroError, RuntimeError):
+    """A tracker's package or weights are not installed, or its weights file is not the official one; the message
+    says what to install or download (the command line: exit status 2, no traceback)."""
+
+
+class TrackerOptionError(UsageError, ValueError):
+    """Tracker options that cannot work together (e.g. --tracker lk with --tracker-checkpoint)."""
+
+
+def file_sha256(path: Path | str) -> str:
+    """sha256 of a weights file (recorded with the tracker's settings: stored predictions name the weights)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_weights(path: Path | str, what: str, url: str) -> dict[str, Any]:
+    """A tracker's checkpoint read with `torch.load(weights_only=True)`: tensors and plain containers only, no code
+    from the file runs. A file that is truncated, or holds other objects, is a TrackerUnavailable naming it."""
+    import torch  # here, not at import: the command line reads tracker options without torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 -- torch.load raises many types (UnpicklingError, RuntimeError, EOFError)
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TrackerUnavailable(f"{what} {path} cannot be read as a weights file ({reason}): a truncated download, or "
+                                 f"not the official checkpoint; download {url} again") from None  # fmt: skip
+    if not isinstance(state, dict):
+        raise TrackerUnavailable(f"{what} {path} holds a {type(state).__name__}, not a state dict: not the official "
+                                 f"checkpoint ({url})")  # fmt: skip
+    return state
+
+
+def import_problem(module_name: str, attributes: tuple[str, ...] = ()) -> str | None:
+    """None when `module_name` imports (with importlib, dependencies included) and has `attributes`; else what went
+    wrong, in a few words ("No module named 'einops'")."""
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # noqa: BLE001 -- a checkout's own imports can fail in any way; reported, not raised
+        return f"{module_name}: {type(err).__name__}: {err}"
+    missing = [name for name in attributes if not hasattr(module, name)]
+    return f"{module_name} has no {', '.join(missing)}" if missing else None
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,18 @@
 
 Adapter for the official package at the commit SAM-PT pins (requirements.txt):
     pip install git+https://github.com/facebookresearch/co-tracker.git@4f297a92fe1a684b1b0980da138b706d62e45472
-(CoTracker v1: `cotracker.models.build_cotracker.build_cotracker(checkpoint)`, the model called as
-`model(rgbs=..., queries=..., iters=...)` -> (trajectories, features, visibilities, train data)). Later CoTracker
+(CoTracker v1, version 1.0: `cotracker.models.build_cotracker`, the model called as
+`model(rgbs=..., queries=..., iters=...)` -> (trajectories, features, visibilities, train data)). Its setup.py
+installs no dependencies, but the model imports einops and timm: `pip install einops timm` too. Later CoTracker
 releases (v2, v3) changed that API and are refused with this message. Weights: `--tracker-checkpoint` under its
 official file name, which selects the architecture (default weights/cotracker/cotracker_stride_4_wind_8.pth, from
-https://dl.fbaipublicfiles.com/cotracker/cotracker_stride_4_wind_8.pth, SAM-PT's default).
+https://dl.fbaipublicfiles.com/cotracker/cotracker_stride_4_wind_8.pth, SAM-PT's default). The network is built
+by the package's `build_cotracker_stride_<s>_wind_<w>()` without a checkpoint and the weights are loaded here with
+`torch.load(weights_only=True)` (the package's own loader calls torch.load without it), strictly as it does.
 
-Verified: interface-tested only, with a fake `cotracker` package that mimics the v1 functions' signatures and
-output shapes (tests/test_trackers.py). Not run here with the real network and weights.
+Verified: interface-tested with a fake `cotracker` package that mimics the v1 functions' signatures and output
+shapes (tests/test_trackers.py); the real v1 code run once by hand with random weights (evals/trackers/__init__.py).
+Not run here with the official weights.
 
 As SAM-PT runs it (sam_pt/point_tracker/cotracker/tracker.py, CoTrackerPointTracker.forward and
 CoTrackerForShortVideosWrapper; configs/model/point_tracker/cotracker.yaml):
@@ -25,15 +29,15 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from models.checkpoint import sha256_file
+from ..base import Requirement
+from .base import PointTracker, TrackerUnavailable, Tracks, check_inputs, file_sha256, import_problem, load_weights
 
-from .base import PointTracker, TrackerUnavailable, Tracks, check_inputs
+if TYPE_CHECKING:  # torch is imported where it is used: the command line reads tracker options without it
+    import torch
 
 # configs/model/point_tracker/cotracker.yaml (SAM-PT) and sam_pt/point_tracker/cotracker/tracker.py (iters=6).
 INTERP_SHAPE = (384, 512)  # (height, width)
@@ -43,7 +47,7 @@ SUPPORT_GRID_EVERY_N_FRAMES = 12
 ITERATIONS = 6
 
 COTRACKER_COMMIT = "4f297a92fe1a684b1b0980da138b706d62e45472"
-INSTALL_COMMAND = f"pip install git+https://github.com/facebookresearch/co-tracker.git@{COTRACKER_COMMIT}"
+INSTALL_COMMAND = f"pip install git+https://github.com/facebookresearch/co-tracker.git@{COTRACKER_COMMIT} einops timm"
 # cotracker/models/build_cotracker.py (v1) picks the architecture from the file name.
 CHECKPOINT_NAMES = ("cotracker_stride_4_wind_8.pth", "cotracker_stride_4_wind_12.pth", "cotracker_stride_8_wind_16.pth")
 DEFAULT_CHECKPOINT = Path("weights") / "cotracker" / CHECKPOINT_NAMES[0]
@@ -64,11 +68,11 @@ def check_checkpoint(path: Path | str) -> Path:
 
 
 def import_cotracker() -> tuple[Any, Any]:
-    """(build_cotracker, the module holding CoTracker and get_points_on_a_grid) of CoTracker v1."""
+    """(cotracker.models.build_cotracker, the module holding CoTracker and get_points_on_a_grid) of CoTracker v1."""
     try:
-        build = importlib.import_module("cotracker.models.build_cotracker").build_cotracker
+        build = importlib.import_module("cotracker.models.build_cotracker")
         core = importlib.import_module("cotracker.models.core.cotracker.cotracker")
-    except (ImportError, AttributeError) as error:
+    except ImportError as error:
         raise TrackerUnavailable(f"CoTracker is not installed ({error}): {INSTALL_COMMAND}, "
                                  "or use --tracker lk (weight-free baseline)") from error  # fmt: skip
     if not (hasattr(core, "CoTracker") and hasattr(core, "get_points_on_a_grid")):
@@ -77,12 +81,46 @@ def import_cotracker() -> tuple[Any, Any]:
     return build, core
 
 
-def cotracker_params(checkpoint: Path | str | None) -> dict[str, Any]:
-    checkpoint = check_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
+def builder_name(checkpoint: Path | str) -> str:
+    """The v1 builder of the architecture a checkpoint's official file name names (build_cotracker.py)."""
+    return f"build_{Path(checkpoint).name.split('.')[0]}"
+
+
+def code_problem(checkpoint: Path | str) -> str | None:
+    """None when CoTracker v1 imports (importlib, its dependencies included) with the builder `checkpoint` needs."""
+    needs = {"cotracker.models.core.cotracker.cotracker": ("CoTracker", "get_points_on_a_grid"),
+             "cotracker.models.build_cotracker": (builder_name(checkpoint),)}
+    for module_name, attributes in needs.items():
+        if problem := import_problem(module_name, attributes):
+            return problem + (" (not CoTracker v1)" if " has no " in problem else "")
+    return None
+
+
+def requirements(checkpoint: Path | str) -> list[Requirement]:
+    """The CoTracker weights (`checkpoint`, as recorded in the settings) and the v1 package."""
+    problem = code_problem(checkpoint)
+    return [
+        Requirement(f"CoTracker weights ({Path(checkpoint).name}; --tracker-checkpoint)", Path(checkpoint),
+                    CHECKPOINT_URL.format(name=Path(checkpoint).name)),
+        Requirement(f"CoTracker v1 code (co-tracker@{COTRACKER_COMMIT[:7]}, importable as cotracker; {problem})", None,
+                    INSTALL_COMMAND, present=lambda: problem is None),
+    ]  # fmt: skip
+
+
+def cotracker_params(checkpoint: Path | str | None, require_weights: bool = True) -> dict[str, Any]:
+    """The tracker's settings; without `require_weights`, missing weights are recorded as such (sha256 None) for the
+    run's requirement check to report, instead of raising here (a file name that names no architecture still
+    raises)."""
+    given = Path(checkpoint or DEFAULT_CHECKPOINT)
+    if not require_weights and given.name in CHECKPOINT_NAMES and not given.is_file():
+        checkpoint, sha256 = given, None
+    else:
+        checkpoint = check_checkpoint(given)
+        sha256 = file_sha256(checkpoint)
     return {
         "tracker": "cotracker",
         "checkpoint": str(checkpoint),
-        "checkpoint_sha256": sha256_file(checkpoint),
+        "checkpoint_sha256": sha256,
         "package": f"co-tracker@{COTRACKER_COMMIT} (CoTracker v1)",
         "interp_shape": list(INTERP_SHAPE),
         "visibility_threshold": VISIBILITY_THRESHOLD,
@@ -95,11 +133,27 @@ def cotracker_params(checkpoint: Path | str | None) -> dict[str, Any]:
 class CoTrackerTracker(PointTracker):
     name = "cotracker"
 
-    def __init__(self, checkpoint: Path | str | None = None, device: str | torch.device = "cpu"):
+    def __init__(self, checkpoint: Path | str | None = None, device: str = "cpu"):
+        import torch
+
         self._params = cotracker_params(checkpoint)
-        build_cotracker, self._core = import_cotracker()
+        build_module, self._core = import_cotracker()
+        path = self._params["checkpoint"]
+        build = getattr(build_module, builder_name(path), None)
+        if build is None:
+            raise TrackerUnavailable(f"the installed cotracker has no {builder_name(path)} (not CoTracker v1, the "
+                                     f"version SAM-PT uses): {INSTALL_COMMAND}")  # fmt: skip
         self.device = torch.device(device)
-        self.model = build_cotracker(self._params["checkpoint"]).to(self.device).eval()
+        model = build(checkpoint=None)  # the architecture only: the package's loader would torch.load unsafely
+        state = load_weights(path, "CoTracker checkpoint", CHECKPOINT_URL.format(name=Path(path).name))
+        state = state.get("model", state)  # as build_cotracker.py: a {"model": state dict} file or the state dict
+        try:
+            model.load_state_dict(state)  # strict, as build_cotracker.py
+        except (RuntimeError, TypeError) as err:
+            first_line = str(err).splitlines()[0]
+            raise TrackerUnavailable(f"CoTracker checkpoint {path} does not fit the network its name selects "
+                                     f"({first_line}): not the official {Path(path).name}?") from None
+        self.model = model.to(self.device).eval()
 
     @property
     def params(self) -> dict[str, Any]:
@@ -108,6 +162,8 @@ class CoTrackerTracker(PointTracker):
     def _queries(self, query_points: np.ndarray, n_frames: int, scale_xy: np.ndarray) -> torch.Tensor:
         """1 x (N + support) x 3 (t, x, y) at the interp shape: the query points on frame 0, then the support
         grids."""
+        import torch
+
         points = torch.from_numpy(query_points * scale_xy).float()
         queries = [torch.cat([torch.zeros(len(points), 1), points], dim=1)[None].to(self.device)]
         if SUPPORT_GRID_SIZE > 0:
@@ -116,8 +172,16 @@ class CoTrackerTracker(PointTracker):
                 queries.append(torch.cat([torch.full_like(grid[:, :, :1], frame), grid], dim=2).float())
         return torch.cat(queries, dim=1)
 
-    @torch.inference_mode()
     def track(self, frames: np.ndarray, query_points: np.ndarray) -> Tracks:
+        import torch
+
+        with torch.inference_mode():
+            return self._track(frames, query_points)
+
+    def _track(self, frames: np.ndarray, query_points: np.ndarray) -> Tracks:
+        import torch
+        import torch.nn.functional as F
+
         frames, query_points = check_inputs(frames, query_points)
         n_frames, height, width = frames.shape[:3]
         scale_xy = np.array([INTERP_SHAPE[1] / width, INTERP_SHAPE[0] / height], dtype=np.float32)

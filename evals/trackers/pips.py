@@ -6,11 +6,21 @@ Adapter for the official model class, which is not a pip package:
 - `sam_pt.point_tracker.pips.pips.Pips`, SAM-PT's copy of the same network (runs on CPU too), from a checkout of
   https://github.com/SysCV/sam-pt on PYTHONPATH.
 Weights: the reference model, `reference_model/model-000200000.pth` (SAM-PT docs/03-prepare-checkpoints.md:
-https://www.dropbox.com/s/glk6jmoa9yeervl/reference_model.tar.gz), given as `--tracker-checkpoint` (the .pth or
-its folder; default weights/pips/reference_model).
+https://www.dropbox.com/s/glk6jmoa9yeervl/reference_model.tar.gz; the 200k model is also on
+https://huggingface.co/aharley/pips),
+given as `--tracker-checkpoint` (the .pth or its folder; default weights/pips/reference_model). It is read with
+`torch.load(weights_only=True)`: saverloader.save writes only state dicts (model and AdamW optimizer: tensors and
+plain numbers; Hugging Face's pickle scan of the file lists torch.FloatStorage, torch._utils._rebuild_tensor_v2 and
+collections.OrderedDict, all of which weights_only admits), and only `model_state_dict` is used.
 
-Verified: interface-tested only, with a fake `nets.pips` module that mimics the official class's constructor and
-forward signature and output shapes (tests/test_trackers.py). Not run here with the real network and weights.
+What must be importable (checked before a run starts, `code_requirement`): either the root of an aharley/pips
+checkout on PYTHONPATH (it provides the top-level `nets` and `utils` folders; nets/pips.py imports einops), or the
+root of a SysCV/sam-pt checkout (package `sam_pt`; its `sam_pt.point_tracker` imports every tracker SAM-PT has, so
+SAM-PT's requirements.txt must be installed: tensorflow, co-tracker, ...).
+
+Verified: interface-tested with a fake `nets.pips` module that mimics the official class's constructor and forward
+signature and output shapes (tests/test_trackers.py); the real class loaded once by hand (evals/trackers/__init__.py).
+Not run here with the real network's forward (CUDA) or the official weights.
 
 Linking over long videos, as SAM-PT v1 runs PIPS (sam_pt/point_tracker/pips/tracker.py, PipsPointTracker._forward,
 config configs/model/point_tracker/pips.yaml):
@@ -28,14 +38,15 @@ from __future__ import annotations
 import importlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from models.checkpoint import sha256_file
+from ..base import Requirement
+from .base import PointTracker, TrackerUnavailable, Tracks, check_inputs, file_sha256, import_problem, load_weights
 
-from .base import PointTracker, TrackerUnavailable, Tracks, check_inputs
+if TYPE_CHECKING:  # torch is imported where it is used: the command line reads tracker options without it
+    import torch
 
 # configs/model/point_tracker/pips.yaml (SAM-PT v1): stride 4, s (window) 8, initial_next_frame_visibility_threshold
 # 0.9; sam_pt/point_tracker/pips/tracker.py: iters=6, threshold lowered by 0.02, visible = sigmoid > 0.5.
@@ -48,13 +59,18 @@ VISIBILITY_THRESHOLD = 0.5
 
 DEFAULT_CHECKPOINT = Path("weights") / "pips" / "reference_model"
 CHECKPOINT_URL = "https://www.dropbox.com/s/glk6jmoa9yeervl/reference_model.tar.gz"
+CHECKPOINT_SOURCE = (f"{CHECKPOINT_URL}, unpacked (reference_model/model-000200000.pth; also on "
+                     "https://huggingface.co/aharley/pips)")  # fmt: skip
 # Where the official network class lives: aharley/pips checkout, then SAM-PT's copy.
 MODEL_MODULES = ("nets.pips", "sam_pt.point_tracker.pips.pips")
 INSTALL_HINT = (
-    "the PIPS network is not a pip package: clone https://github.com/aharley/pips (needs a GPU) or "
-    "https://github.com/SysCV/sam-pt (its copy runs on CPU too) and put the checkout on PYTHONPATH, so that "
-    f"one of {', '.join(MODEL_MODULES)} imports; or use --tracker lk (weight-free baseline)"
+    "the PIPS network is not a pip package: clone https://github.com/aharley/pips (needs a GPU; pip install einops) "
+    "or https://github.com/SysCV/sam-pt (its copy runs on CPU too; with SAM-PT's requirements.txt) and put the "
+    f"checkout's root on PYTHONPATH, so that one of {', '.join(MODEL_MODULES)} imports; or use --tracker lk "
+    "(weight-free baseline)"
 )
+CODE_SOURCE = ("a checkout of https://github.com/aharley/pips (pip install einops; its network needs a GPU) or of "
+               "https://github.com/SysCV/sam-pt (with its requirements.txt; runs on CPU too), its root on PYTHONPATH")
 _CHECKPOINT_NAME = re.compile(r"model-(\d+)\.pth$")
 
 
@@ -85,12 +101,45 @@ def import_pips_class() -> tuple[type, str]:
     raise TrackerUnavailable(f"PIPS is not installed ({'; '.join(problems)}): {INSTALL_HINT}")
 
 
-def pips_params(checkpoint: Path | str | None) -> dict[str, Any]:
-    checkpoint = resolve_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
+def code_problem() -> str | None:
+    """None when the PIPS network class imports from one of MODEL_MODULES (importlib, its dependencies included);
+    else why not, for each."""
+    problems = [import_problem(module_name, ("Pips",)) for module_name in MODEL_MODULES]
+    return None if None in problems else "; ".join(problems)
+
+
+def requirements(checkpoint: Path | str) -> list[Requirement]:
+    """The PIPS weights (`checkpoint`: the file or folder given, as recorded in the settings) and code."""
+    problem = code_problem()
+    return [
+        Requirement("PIPS weights (the reference model, model-000200000.pth, or its folder; --tracker-checkpoint)",
+                    Path(checkpoint), CHECKPOINT_SOURCE, present=lambda: _resolvable(checkpoint)),
+        Requirement(f"PIPS network code, importable as {' or '.join(MODEL_MODULES)} ({problem})", None, CODE_SOURCE,
+                    present=lambda: problem is None),
+    ]  # fmt: skip
+
+
+def _resolvable(path: Path | str) -> bool:
+    try:
+        resolve_checkpoint(path)
+    except TrackerUnavailable:
+        return False
+    return True
+
+
+def pips_params(checkpoint: Path | str | None, require_weights: bool = True) -> dict[str, Any]:
+    """The tracker's settings; without `require_weights`, missing weights are recorded as such (sha256 None) for the
+    run's requirement check to report, instead of raising here."""
+    given = checkpoint or DEFAULT_CHECKPOINT
+    if not require_weights and not _resolvable(given):
+        checkpoint, sha256 = Path(given), None
+    else:
+        checkpoint = resolve_checkpoint(given)
+        sha256 = file_sha256(checkpoint)
     return {
         "tracker": "pips",
         "checkpoint": str(checkpoint),
-        "checkpoint_sha256": sha256_file(checkpoint),
+        "checkpoint_sha256": sha256,
         "stride": STRIDE,
         "window": WINDOW,
         "iterations": ITERATIONS,
@@ -103,14 +152,20 @@ def pips_params(checkpoint: Path | str | None) -> dict[str, Any]:
 class PipsTracker(PointTracker):
     name = "pips"
 
-    def __init__(self, checkpoint: Path | str | None = None, device: str | torch.device = "cpu"):
+    def __init__(self, checkpoint: Path | str | None = None, device: str = "cpu"):
+        import torch  # here, not at import: the command line reads tracker options without torch
+
         self._params = pips_params(checkpoint)
         pips_class, module_name = import_pips_class()
         self._params["module"] = module_name
         self.device = torch.device(device)
         self.model = pips_class(S=WINDOW, stride=STRIDE)
-        state = torch.load(self._params["checkpoint"], map_location="cpu")
+        # weights_only: the official file holds state dicts only (module docstring); nothing in it is executed.
+        state = load_weights(self._params["checkpoint"], "PIPS checkpoint", CHECKPOINT_SOURCE)
         state = state.get("model_state_dict", state)
+        if not isinstance(state, dict):
+            raise TrackerUnavailable(f"PIPS checkpoint {self._params['checkpoint']}: its model_state_dict is a "
+                                     f"{type(state).__name__}, not a state dict: not the PIPS reference model?")
         # The official loader (saverloader.load) loads with strict=False; a weight the network lacks is still an
         # error here, never a silently random layer.
         missing, _ = self.model.load_state_dict(state, strict=False)
@@ -126,14 +181,23 @@ class PipsTracker(PointTracker):
     def _window(self, video: torch.Tensor, start: int) -> tuple[torch.Tensor, int]:
         """Frames start .. start+S-1 (1 x S x 3 x H x W), the last real frame repeated past the end; and how
         many are real."""
+        import torch
+
         window = video[:, start : start + WINDOW]
         real = window.shape[1]
         if real < WINDOW:
             window = torch.cat([window, window[:, -1:].repeat(1, WINDOW - real, 1, 1, 1)], dim=1)
         return window, real
 
-    @torch.inference_mode()
     def track(self, frames: np.ndarray, query_points: np.ndarray) -> Tracks:
+        import torch
+
+        with torch.inference_mode():
+            return self._track(frames, query_points)
+
+    def _track(self, frames: np.ndarray, query_points: np.ndarray) -> Tracks:
+        import torch
+
         frames, query_points = check_inputs(frames, query_points)
         n_frames, n_points = len(frames), len(query_points)
         video = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float()  # 1 x T x 3 x H x W, 0..255

@@ -48,9 +48,15 @@ def draw(video: UvoVideo, prediction: dict, positive_points: int | None) -> dict
             points = visual.draw_object_points(points, prediction["trajectories"][t][k] * scale,
                                                prediction["visibilities"][t][k], positive_points, colour)  # fmt: skip
     truth = [track for track in video.ground_truth() if not track.iscrowd]
+    masks = [_mask(tracks[k][t], *size) for k in shown]
+    if any(mask.any() for mask in masks):
+        caption = f"predicted tracks ({len(shown)} of {len(tracks)}, highest scores)"
+        predicted = (caption, visual.overlay_masks(image, masks))
+    else:  # no track, or none visible on this frame: said in words, not shown as the bare frame
+        caption = f"predicted tracks: {'none visible on this frame' if tracks else 'none'}"
+        predicted = (caption, visual.no_mask(*size))
     return {
         f"frame {t} and the points of the shown tracks" if shown else f"frame {t}": points,
-        f"predicted tracks ({len(shown)} of {len(tracks)}, highest scores)":
-            visual.overlay_masks(image, [_mask(tracks[k][t], *size) for k in shown]),
+        predicted[0]: predicted[1],
         f"ground truth ({len(truth)} tracks)": visual.overlay_masks(image, [_mask(g.segmentations[t], *size) for g in truth]),
     }  # fmt: skip

@@ -14,32 +14,43 @@ from pathlib import Path
 
 import cv2
 
+from models.errors import SamzeroError
+
+from ..errors import DataError
+
 
 def extract_video_frames(video: Path, frames_dir: Path) -> int:
     """Write every frame of `video` to frames_dir/<index>.png; returns the number of frames."""
-    frames_dir.mkdir(parents=True, exist_ok=True)
     capture = cv2.VideoCapture(str(video))
     count = 0
     try:
+        if not capture.isOpened():
+            raise DataError(f"{video}: OpenCV cannot open it (a damaged download, or an OpenCV without a video "
+                            "backend such as FFmpeg)")  # fmt: skip
+        frames_dir.mkdir(parents=True, exist_ok=True)
         while capture.isOpened():
             ok, frame = capture.read()
             if not ok:
                 break
             ok, buffer = cv2.imencode(".png", frame)
             if not ok:
-                raise RuntimeError(f"could not encode frame {count} of {video}")
+                raise DataError(f"{video}: OpenCV cannot encode its frame {count} as PNG")
             (frames_dir / f"{count}.png").write_bytes(buffer.tobytes())
             count += 1
     finally:
         capture.release()
+    if count == 0:
+        raise DataError(f"{video}: no frame could be decoded (a damaged or empty video)")
     return count
 
 
 def extract_all(video_dir: Path, frames_dir: Path) -> dict[str, int]:
     """Every *.mp4 of video_dir into frames_dir/<video stem>/; returns {video stem: frames written}."""
+    if not Path(video_dir).is_dir():
+        raise DataError(f"{video_dir}: no such folder (the UVO v1.0 dense videos, uvo_videos_dense/*.mp4)")
     videos = sorted(Path(video_dir).glob("*.mp4"))
     if not videos:
-        raise FileNotFoundError(f"no .mp4 videos in {video_dir}")
+        raise DataError(f"no .mp4 videos in {video_dir} (the UVO v1.0 dense videos, uvo_videos_dense/*.mp4)")
     return {video.stem: extract_video_frames(video, Path(frames_dir) / video.stem) for video in videos}
 
 
@@ -48,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("video_dir", type=Path, help="e.g. datasets/UVOv1.0/uvo_videos_dense")
     parser.add_argument("frames_dir", type=Path, help="e.g. datasets/UVOv1.0/uvo_videos_dense_frames")
     args = parser.parse_args(argv)
-    counts = extract_all(args.video_dir, args.frames_dir)
+    try:
+        counts = extract_all(args.video_dir, args.frames_dir)
+    except SamzeroError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"{len(counts)} videos, {sum(counts.values())} frames -> {args.frames_dir}")
     return 0
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..images import open_pil
 from .protocol import MAX_LONGER_SIDE, SHORTER_SIDE
 
 
@@ -25,9 +26,9 @@ def working_size(height: int, width: int, shorter: int = SHORTER_SIDE, longest: 
 
 
 def read_working_frame(path: Path) -> np.ndarray:
-    """A frame as H x W x 3 uint8 RGB at the working size."""
-    with Image.open(path) as image:
-        rgb = image.convert("RGB")
+    """A frame as H x W x 3 uint8 RGB at the working size (a missing, truncated or undecodable file is a DataError
+    naming it, evals/images.py)."""
+    rgb = open_pil(path).convert("RGB")
     height, width = working_size(rgb.height, rgb.width)
     if (height, width) != (rgb.height, rgb.width):
         rgb = rgb.resize((width, height), Image.BILINEAR)

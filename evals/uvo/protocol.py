@@ -23,6 +23,7 @@ from ..davis.protocol import SamPtOptions
 # annotations in UVOv1.0/VideoDenseSet/UVO_video_val_dense.json (frame paths: the json's `file_names`, ytvis.py).
 ANNOTATIONS = "VideoDenseSet/UVO_video_val_dense.json"
 FRAMES_DIR = "uvo_videos_dense_frames"
+VIDEOS_DIR = "uvo_videos_dense"  # the preprocessed videos the frames are extracted from (evals/uvo/extract_frames.py)
 
 # vis_eval_root.yaml, DETECTRON2_CONFIG.INPUT: MIN_SIZE_TEST: 360, MAX_SIZE_TEST: 1333; augmentation.py,
 # build_augmentation(is_train=False): detectron2's ResizeShortestEdge(360, 1333, "choice") (PIL bilinear). SAM-PT,

@@ -15,28 +15,33 @@ YouTube-VIS evaluation, class-agnostic (ytvis_eval.py): AR100, with AP, AR1, AR1
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.prompt_model import PromptModel
-
-from ..base import Column, Dataset, Evaluator, Sample, Task
-from ..trackers import LazyTracker, PointTracker, tracker_params
+from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
+from ..errors import DataError, UsageError
+from ..paper import paper_values
+from ..trackers import LazyTracker, tracker_params, tracker_requirements
 from ..trackers.options import DEFAULT_TRACKER, add_tracker_arguments
-from . import examples
-from .dataset import UvoVideo, annotations_path, load_uvo_videos, uvo_root
+from .dataset import UvoVideo, annotations_path, load_uvo_videos, read_json, uvo_requirements, uvo_root
 from .frames import read_working_frame
 from .protocol import AMG_PARAMS, MAX_LONGER_SIDE, MAX_TRACKS, SAM_PT_VIS_OPTIONS, SHORTER_SIDE
-from .vis import segment_video_instances
-from .ytvis_eval import Track, VideoSet, evaluate_videos, to_rle
+
+# The command line imports this module for its options: torch, segment_anything and pycocotools (vis.py,
+# ytvis_eval.py, examples.py) are imported in the methods that run the protocol and the metric.
+if TYPE_CHECKING:
+    from models.prompt_model import PromptModel
+    from models.registry import Capabilities
+
+    from ..trackers import PointTracker
 
 SECTION = "Video object segmentation (DAVIS 2017) and video instance segmentation (UVO)"
-# RepViT-SAM paper / README, video instance segmentation on UVO v1.0 with SAM-PT.
-PAPER_AR100 = {"vit_h": 28.8, "vit_b": 19.1, "mobilesam": 22.7, "repvit": 25.3}
+# The paper's AR100 (video instance segmentation on UVO v1.0 with SAM-PT, in %): evals/paper_results.csv.
+PAPER_AR100 = paper_values("uvo", "AR100")
+TRACKER_NAMES = {"pips": "PIPS", "lk": "LK", "cotracker": "CoTracker"}  # for the run's label
 PROTOCOL_TRACKER = DEFAULT_TRACKER  # pips: SAM-PT v1, whose numbers the paper reports
 TRACKER_NOTES = {
     "lk": "BASELINE TRACKER: Lucas-Kanade (weight-free), not SAM-PT's PIPS; not comparable to the paper",
@@ -47,7 +52,8 @@ TRACKER_NOTES = {
 class UvoTask(Task):
     name = "uvo"
     description = "UVO v1.0 dense val class-agnostic VIS with SAM-PT on SAM's automatic masks, AR100"
-    columns = (Column("AR100", "UVO AR100", SECTION, paper=PAPER_AR100, digits=1),)
+    columns = (Column("AR100", "UVO AR100", SECTION, paper=PAPER_AR100, digits=1, unit="%"),)
+    samples_name = "videos"
     # Two generated 4-frame 96x128 videos, the weight-free tracker and an 8x8 AMG grid (not the protocol's 32x32):
     # a labelled variant that runs on CPU in seconds.
     demo_args = ("--tracker", "lk", "--uvo-amg-points-per-side", "8")
@@ -73,6 +79,18 @@ class UvoTask(Task):
             labels.append(f"amg{points}")
         return ".".join(labels) or None
 
+    def variant_label(self) -> str | None:
+        """`variant` in words: "LK tracker (paper: PIPS), 8x8 point grid (SAM-PT: 32x32)"."""
+        if self.variant() is None:
+            return None
+        tracker, parts = self.params["tracker"]["tracker"], []
+        if tracker != PROTOCOL_TRACKER:
+            parts.append(f"{TRACKER_NAMES.get(tracker, tracker)} tracker (paper: {TRACKER_NAMES[PROTOCOL_TRACKER]})")
+        points, paper_points = self.params["amg"]["points_per_side"], AMG_PARAMS["points_per_side"]
+        if points != paper_points:
+            parts.append(f"{points}x{points} point grid (SAM-PT: {paper_points}x{paper_points})")
+        return ", ".join(parts)
+
     def paper_comparable(self) -> bool:
         return not self.runs_sam_pt or self.variant() is None
 
@@ -88,14 +106,18 @@ class UvoTask(Task):
     def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, "predictions", None) is not None:
             return {"masks_from": "predictions", "predictions": str(args.predictions)}
-        return cls.sam_pt_params(args.tracker, args.tracker_checkpoint, args.uvo_amg_points_per_side)
+        # Missing tracker weights are left to `requirements`, listed with everything else missing.
+        return cls.sam_pt_params(args.tracker, args.tracker_checkpoint, args.uvo_amg_points_per_side,
+                                 require_weights=False)  # fmt: skip
 
     @staticmethod
     def sam_pt_params(tracker: str = PROTOCOL_TRACKER, tracker_checkpoint: Path | None = None,
-                      amg_points_per_side: int = AMG_PARAMS["points_per_side"]) -> dict[str, Any]:  # fmt: skip
-        """Every protocol parameter of a run (checks that the tracker's weights are there)."""
+                      amg_points_per_side: int = AMG_PARAMS["points_per_side"],
+                      require_weights: bool = True) -> dict[str, Any]:  # fmt: skip
+        """Every protocol parameter of a run (checks that the tracker's weights are there, unless `require_weights` is
+        False: then they are recorded as missing and `requirements` reports them)."""
         if amg_points_per_side < 1:
-            raise ValueError("--uvo-amg-points-per-side must be >= 1")
+            raise UsageError(f"--uvo-amg-points-per-side must be at least 1 (got {amg_points_per_side})")
         params = {
             "masks_from": "SAM-PT",
             "protocol": "SAM-PT v1 VIS (SysCV/sam-pt c17ab94, vis_eval_sam_pt.yaml), UVO v1.0 dense val",
@@ -105,11 +127,44 @@ class UvoTask(Task):
             "sam_pt": {**asdict(SAM_PT_VIS_OPTIONS), "positive_selection": "kmedoids",
                        "negative_selection": "mixed (random background)", "frame_0": "SAM on it, scored"},
             "track_score": "mean predicted IoU over all frames; -inf (ranked last) if some frame had no visible point",
-            "tracker": tracker_params(tracker, tracker_checkpoint),
+            "tracker": tracker_params(tracker, tracker_checkpoint, require_weights),
         }  # fmt: skip
         if tracker in TRACKER_NOTES:
             params["note"] = TRACKER_NOTES[tracker]
         return params
+
+    def requirements(self, data_root: Path) -> list[Requirement]:
+        """The annotations, the frames (or the videos to extract them from) and the tracker's weights and code
+        (SAM-PT); or the results file scored (--predictions)."""
+        requirements = uvo_requirements(data_root, need_frames=self.runs_sam_pt)
+        if self.runs_sam_pt:
+            requirements += tracker_requirements(self.params["tracker"])
+        else:
+            requirements.append(Requirement("YouTube-VIS results json (--predictions: the file, or a folder "
+                                            "holding results.json)", self._results_path(), "your method's predictions"))
+        return requirements
+
+    def capability_problems(self, capabilities: Capabilities) -> list[str]:
+        """SAM's automatic masks on frame 0 are the queries; SAM-PT feeds its first pass's low-res logits back after
+        the positive points alone (each track has a negative point). No refinement (no boxes), and single masks only
+        (multimask_output=False): the automatic mask generator's own multimask outputs are the model's business."""
+        if not self.runs_sam_pt:
+            return []
+        problems = []
+        if not capabilities.automatic_masks:
+            problems.append("automatic masks (the queries: SAM's automatic mask generator on frame 0, as SAM-PT's VIS)")
+        if not capabilities.mask_input and SAM_PT_VIS_OPTIONS.negative_points > 0:
+            problems.append("mask input (SAM-PT's second pass, with the negative point)")
+        if not capabilities.single_mask_output:
+            problems.append("single-mask output (every SAM-PT call asks one mask, multimask_output=False)")
+        return problems
+
+    def sample_files(self, sample: Sample) -> list[Path]:
+        """The frames, and the annotations json (the size the tracks are written at comes from it)."""
+        if not self.runs_sam_pt:
+            return []
+        video: UvoVideo = sample.data
+        return [*video.frame_paths, *([video.annotations_file] if video.annotations_file is not None else [])]
 
     def load_dataset(self, data_root: Path) -> Dataset:
         videos = load_uvo_videos(data_root, need_frames=self.runs_sam_pt)
@@ -126,6 +181,8 @@ class UvoTask(Task):
         return np.stack([read_working_frame(path) for path in sample.data.frame_paths])
 
     def predict(self, model: PromptModel, sample: Sample, frames: np.ndarray) -> dict:
+        from .vis import segment_video_instances
+
         video: UvoVideo = sample.data
         result = segment_video_instances(model, self.tracker(model.device), frames, (video.height, video.width),
                                          SAM_PT_VIS_OPTIONS, self.params["amg"], self.params["max_tracks"])  # fmt: skip
@@ -144,16 +201,29 @@ class UvoTask(Task):
     def evaluator(self) -> Evaluator:
         return UvoEvaluator()
 
+    def _results_path(self, directory: Path | str | None = None) -> Path:
+        path = Path(directory if directory is not None else self.params["predictions"])
+        return path / "results.json" if path.is_dir() else path
+
     def read_external_prediction(self, directory: Path, sample: Sample) -> dict:
         """YouTube-VIS results (a json list of {video_id, score, category_id, segmentations: RLE or None per frame};
         `--predictions FILE`, or a folder holding results.json as SAM-PT's evaluator writes it)."""
-        path = Path(directory)
-        path = path / "results.json" if path.is_dir() else path
+        path = self._results_path(directory)
         if self._external is None or self._external[0] != str(path):
-            if not path.is_file():
-                raise FileNotFoundError(f"no YouTube-VIS results file at {path}")
+            results = read_json(path)
+            if not isinstance(results, list):
+                raise DataError(f"{path}: a YouTube-VIS results file is a list of {{video_id, score, segmentations}}, "
+                                f"not a {type(results).__name__}")  # fmt: skip
             by_video: dict[int, list[dict]] = {}
-            for result in json.loads(path.read_text()):
+            for index, result in enumerate(results):
+                keys = result if isinstance(result, dict) else {}
+                missing = [k for k in ("video_id", "score", "segmentations") if k not in keys]
+                if missing:
+                    raise DataError(f"{path}, result {index}: no {', '.join(missing)} (YouTube-VIS results: "
+                                    "{video_id, score, segmentations: one RLE or null per frame})")  # fmt: skip
+                if not isinstance(result["segmentations"], list) or not isinstance(result["score"], (int, float)):
+                    raise DataError(f"{path}, result {index}: 'segmentations' must be a list (one RLE or null per "
+                                    "frame) and 'score' a number")  # fmt: skip
                 by_video.setdefault(result["video_id"], []).append(result)
             self._external = (str(path), by_video)
         results = self._external[1].get(sample.data.id, [])
@@ -162,9 +232,13 @@ class UvoTask(Task):
 
     def example_score(self, sample: Sample, prediction: dict) -> float | None:
         """Mean best video IoU of the video's objects (examples.py); None without ground truth."""
+        from . import examples
+
         return examples.best_iou_recall(sample.data, prediction)
 
     def draw_example(self, sample: Sample, prediction: dict) -> dict:
+        from . import examples
+
         return examples.draw(sample.data, prediction, self.params.get("sam_pt", {}).get("positive_points"))
 
 
@@ -172,22 +246,28 @@ class UvoEvaluator(Evaluator):
     """Collects every video's ground truth and predicted tracks; `evaluate` runs the YouTube-VIS evaluation once."""
 
     def reset(self) -> None:
+        from .ytvis_eval import VideoSet
+
         self.videos = VideoSet()
 
     def process(self, sample: Sample, prediction: dict) -> None:
+        from .ytvis_eval import Track, to_rle
+
         video: UvoVideo = sample.data
         self.videos.sizes[video.id] = (video.height, video.width)
         self.videos.truth += video.ground_truth()
         for segmentations, score in zip(prediction["segmentations"], prediction["scores"]):
             if len(segmentations) != len(video.frame_paths):
-                raise ValueError(f"UVO video {video.name}: a predicted track of {len(segmentations)} frames, the video "
-                                 f"has {len(video.frame_paths)}")  # fmt: skip
+                raise DataError(f"UVO video {video.name} (id {video.id}): a predicted track of {len(segmentations)} "
+                                f"frames, the video has {len(video.frame_paths)}")  # fmt: skip
             rles = [to_rle(s, video.height, video.width) for s in segmentations]
             for rle in rles:
                 if rle is not None and list(rle["size"]) != [video.height, video.width]:
-                    raise ValueError(f"UVO video {video.name}: a predicted mask of size {rle['size']}, the "
-                                     f"annotations are {[video.height, video.width]}")  # fmt: skip
+                    raise DataError(f"UVO video {video.name} (id {video.id}): a predicted mask of size {rle['size']} "
+                                    f"(height, width), the annotations are {[video.height, video.width]}")  # fmt: skip
             self.videos.predictions.append(Track(video.id, rles, score=float("-inf") if score is None else float(score)))
 
     def evaluate(self) -> dict[str, Any]:
+        from .ytvis_eval import evaluate_videos
+
         return evaluate_videos(self.videos)
