@@ -1,6 +1,6 @@
 """Image-encoder latency of one model under every backend, in one process (BENCHMARKS.md).
 
-    python benchmarks/bench_latency.py --model repvit --runs 5 [--backends eager_unfused eager jit onnxruntime]
+    python benchmarks/bench_latency.py --model repvit --runs 5 [--backends eager_unfused eager onnxruntime]
     python benchmarks/bench_latency.py --device cuda --runs 50 --backends eager_unfused eager cudagraphs cudagraphs+bf16
 
 Untrained weights (latency does not depend on the values). All configurations are built first, then run round

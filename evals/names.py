@@ -6,13 +6,13 @@ import re
 
 from .errors import DataError, UsageError
 
-# One path component: starts with a letter, digit or underscore; then letters, digits and _ . + = - (no separators,
-# no "..", no spaces). Sample ids are such components joined by "/".
-NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=-]*")
-RULE = f"letters, digits and _ . + = - only, not starting with . or - (regex {NAME.pattern}), and no '..'"
+# One path component: starts with a letter, digit or underscore; then letters, digits and _ . , + = - (no separators,
+# no "..", no spaces; commas join the dataset names of a subset run). Sample ids are such components joined by "/".
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,+=-]*")
+RULE = f"letters, digits and _ . , + = - only, not starting with . or - (regex {NAME.pattern}), and no '..'"
 # Sample ids may start with '-' (UVO's videos are YouTube ids, ~1 in 64 of which do): they only ever name files
 # inside a store folder, never a command-line argument.
-SAMPLE_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.+=-]*")
+SAMPLE_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.,+=-]*")
 SAMPLE_RULE = f"regex {SAMPLE_PART.pattern} and no '..'"
 
 

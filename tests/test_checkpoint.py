@@ -89,3 +89,13 @@ def test_shape_mismatch_is_listed(tmp_path, mobilesam_state):
 def test_untrained_is_recorded(tmp_path):
     sam = build_model("mobilesam", random_init=True)
     assert sam.provenance["trained"] is False and sam.provenance["checkpoint"] is None
+
+
+def test_weights_readme_names_every_model_file_and_url():
+    from pathlib import Path
+
+    from models.registry import all_variants
+
+    readme = (Path(__file__).resolve().parent.parent / "weights" / "README.md").read_text()
+    for variant in all_variants():
+        assert f"| `{variant.name}` | `{variant.checkpoint}` | {variant.url} |" in readme
