@@ -34,13 +34,17 @@ help:
 	@echo "regression-baseline   rewrite that baseline after an intended change of a protocol or metric"
 	@echo "eval-<task>  one task: latency bsds coco seginw davis uvo sod mvtec (MODEL=repvit DEVICE=cpu ARGS=...)"
 
-# Installs once per change of the lock (the stamp file in the venv records it). pysodmetrics, the SOD metrics'
-# reference in the tests, caps numpy / opencv / scikit-image below the lock's versions: it goes in without its
-# dependencies (scikit-learn, its only import-time need, is in the lock).
+# Installs once per change of the lock (the stamp file in the venv records it). sam2 (a source distribution whose
+# build imports torch) is built after the rest, against the venv's torch and without its optional CUDA extension:
+# built in isolation it would first download a second torch. pysodmetrics, the SOD metrics' reference in the tests,
+# caps numpy / opencv / scikit-image below the lock's versions: it goes in without its dependencies (scikit-learn,
+# its only import-time need, is in the lock).
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install -r requirements.lock
+	grep -v '^sam2==' requirements.lock > $(VENV)/requirements-without-sam2.txt
+	$(PYTHON) -m pip install -r $(VENV)/requirements-without-sam2.txt
+	SAM2_BUILD_CUDA=0 $(PYTHON) -m pip install --no-deps --no-build-isolation $$(grep '^sam2==' requirements.lock)
 	$(PYTHON) -m pip install --no-deps -e .
 	$(PYTHON) -m pip install --no-deps pysodmetrics==1.6.2
 	touch $@

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 PACKAGES = (
-    "torch", "torchvision", "segment-anything", "numpy", "scipy", "scikit-image", "pycocotools",
+    "torch", "torchvision", "segment-anything", "segment-anything-hq", "sam2", "numpy", "scipy", "scikit-image", "pycocotools",
     "faster-coco-eval", "opencv-python-headless", "onnxruntime", "pandas", "numba",
 )  # fmt: skip
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -138,8 +138,13 @@ class Autocast(EncoderWrapper):
 
 
 def to_float32(out):
-    """An encoder's output (a tensor, or nested tuples / lists of them: HQ-SAM's intermediate features) in float32."""
-    return out.float() if isinstance(out, torch.Tensor) else type(out)(to_float32(o) for o in out)
+    """An encoder's output (a tensor, or nested tuples / lists / dicts of them: HQ-SAM's intermediate features, SAM 2's
+    feature levels) in float32."""
+    if isinstance(out, torch.Tensor):
+        return out.float()
+    if isinstance(out, dict):
+        return {key: to_float32(value) for key, value in out.items()}
+    return type(out)(to_float32(o) for o in out)
 
 
 def use_full_float32() -> None:

@@ -47,11 +47,11 @@ def export_and_check(model: PromptModel, directory: Path) -> dict:
     """Write image_encoder.onnx and mask_decoder.onnx to `directory`; return each one's error against torch."""
     import onnxruntime
 
-    if not isinstance(getattr(model, "sam", None), Sam):
+    if not isinstance(model.network, Sam):
         raise ValueError(f"--export onnx knows segment_anything's Sam network; {model.provenance.get('display')} "
                          "has another one")  # fmt: skip
     directory.mkdir(parents=True, exist_ok=True)
-    sam = model.sam.cpu().eval()
+    sam = model.network.cpu().eval()
     image = model.encoder_example(seed=1).cpu()
     encoder_path = export_onnx(sam.image_encoder, (image,), directory / "image_encoder.onnx", ["image"], ["embedding"])
     decoder_path = export_decoder(sam, directory / "mask_decoder.onnx")

@@ -37,38 +37,47 @@ def check_image(image: np.ndarray) -> None:
 class PromptModel(ABC):
     """A SAM-family model behind the prompt interface.
 
-    Subclasses implement `encoder` (get and set: the backends replace it), `set_image`, `image_size`, `embedding`,
-    `predict`, `generate`, `encoder_example` and `decode_once`; this base class times the encoder (the results
-    record its share of the run time) and holds the variant's capabilities and provenance.
+    Subclasses implement `set_image`, `image_size`, `embedding`, `predict`, `generate`, `encoder_example` and
+    `decode_once`. This base class holds the network, the variant's capabilities and provenance, and the image
+    encoder (`encoder`: the network's `image_encoder`, which the backends replace; a family whose encoder sits
+    elsewhere overrides the property), and times it (the results record its share of the run time).
     """
 
-    def __init__(self, variant: ModelVariant | None, provenance: dict, capabilities: Capabilities | None = None):
+    def __init__(self, network: nn.Module | None, variant: ModelVariant | None, provenance: dict,
+                 capabilities: Capabilities | None = None):  # fmt: skip
+        self.network = network
         self.variant = variant
         self.provenance = provenance
         self.capabilities = capabilities or (variant.capabilities if variant is not None else Capabilities())
         self.encoder_seconds = 0.0  # time spent in the image encoder, whichever path called it (predictor or AMG)
         self.encoder_calls = 0
-        self._hooked: set[int] = set()
+        self._timing_hooks: list = []
+        self.time_encoder()
 
     # ------------------------------------------------------------------------------------------ the image encoder
 
     @property
-    @abstractmethod
     def encoder(self) -> nn.Module:
         """The image encoder as inference runs it (input: `encoder_example()`'s shape)."""
+        return self.network.image_encoder
 
     @encoder.setter
-    @abstractmethod
-    def encoder(self, module: nn.Module) -> None: ...
+    def encoder(self, module: nn.Module) -> None:
+        self.network.image_encoder = module
+        self.time_encoder()
+
+    @property
+    def device(self) -> torch.device:
+        return self.network.device
 
     def time_encoder(self) -> None:
-        """Count the encoder's calls and time (call after the encoder is final, e.g. after a backend is applied)."""
+        """Count the encoder's calls and time: hooks on the current encoder only (a wrapper that replaced it, e.g. a
+        backend, is timed once, not again through the module it wraps)."""
+        for hook in self._timing_hooks:
+            hook.remove()
         module = self.encoder
-        if id(module) in self._hooked:
-            return
-        self._hooked.add(id(module))
-        module.register_forward_pre_hook(self._encoder_started)
-        module.register_forward_hook(self._encoder_finished)
+        self._timing_hooks = [module.register_forward_pre_hook(self._encoder_started),
+                              module.register_forward_hook(self._encoder_finished)]  # fmt: skip
 
     def _encoder_started(self, module, inputs) -> None:
         self._synchronize()
@@ -82,10 +91,6 @@ class PromptModel(ABC):
     def _synchronize(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-
-    @property
-    @abstractmethod
-    def device(self) -> torch.device: ...
 
     @abstractmethod
     def encoder_example(self, seed: int = 0) -> torch.Tensor:
@@ -132,3 +137,8 @@ class PromptModel(ABC):
         one, else SAM's), in SamAutomaticMaskGenerator's record format (segmentation, area, bbox, predicted_iou,
         point_coords, stability_score, crop_box). `params` are SamAutomaticMaskGenerator's keyword arguments
         (evals/amg.py holds their defaults): the protocols that use automatic masks set them."""
+
+    def video_predictor(self):
+        """The family's own video predictor, sharing this model's weights and image encoder (SAM 2's
+        `SAM2VideoPredictor`); only where `capabilities.video_propagation` (the tasks check it before any work)."""
+        raise NotImplementedError(f"{type(self).__name__} has no video predictor (capabilities.video_propagation)")

@@ -47,6 +47,8 @@ BUILTIN_FAMILIES: dict[str, tuple[str, ...]] = {
     "models.families.tinysam": ("tinysam",),
     "models.families.efficientvit_sam": ("efficientvit_sam_l0", "efficientvit_sam_l1", "efficientvit_sam_l2",
                                          "efficientvit_sam_xl0", "efficientvit_sam_xl1"),
+    "models.families.sam2": ("sam2.1_hiera_t", "sam2.1_hiera_s", "sam2.1_hiera_b+", "sam2.1_hiera_l",
+                             "sam2_hiera_t", "sam2_hiera_s", "sam2_hiera_b+", "sam2_hiera_l"),
 }
 PAPER_ROWS = ("vit_h", "vit_b", "mobilesam", "repvit")  # the RepViT-SAM paper's four rows
 
@@ -62,6 +64,7 @@ class Capabilities:
     automatic_masks: bool = True  # has an automatic mask generator (`PromptModel.generate`)
     encoder_input_size: int = 1024  # longest side of the image the encoder sees (EfficientViT-SAM L: 512)
     encoder_returns_tensor: bool = True  # False: the encoder returns several outputs (HQ-SAM's intermediate features)
+    video_propagation: bool = False  # has its own video predictor with memory (`PromptModel.video_predictor`: SAM 2)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 from segment_anything.modeling import Sam
-from torch import nn
 
 from .prompt_model import MaskPrediction, PromptModel, check_image
 from .registry import ModelVariant
@@ -25,30 +24,15 @@ class SamPromptModel(PromptModel):
     generator_class: type = SamAutomaticMaskGenerator
 
     def __init__(self, sam: Sam, variant: ModelVariant | None, provenance: dict):
-        super().__init__(variant, provenance)
-        self.sam = sam
+        super().__init__(sam, variant, provenance)
         self.predictor = self.predictor_class(sam)
-        self.time_encoder()
-
-    @property
-    def encoder(self) -> nn.Module:
-        return self.sam.image_encoder
-
-    @encoder.setter
-    def encoder(self, module: nn.Module) -> None:
-        self.sam.image_encoder = module
-        self.time_encoder()
-
-    @property
-    def device(self) -> torch.device:
-        return self.sam.device
 
     def encoder_example(self, seed: int = 0) -> torch.Tensor:
-        size = self.sam.image_encoder.img_size
+        size = self.network.image_encoder.img_size
         return torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed)).to(self.device)
 
     def decode_once(self) -> Callable[[], object]:
-        sam, device = self.sam, self.device
+        sam, device = self.network, self.device
         gen = torch.Generator().manual_seed(0)
         embedding_size = sam.prompt_encoder.image_embedding_size
         embedding = torch.randn(1, sam.prompt_encoder.embed_dim, *embedding_size, generator=gen).to(device)
@@ -101,4 +85,4 @@ class SamPromptModel(PromptModel):
 
     def generate(self, image: np.ndarray, **params) -> list[dict]:
         check_image(image)
-        return self.generator_class(self.sam, **params).generate(image)
+        return self.generator_class(self.network, **params).generate(image)

@@ -125,8 +125,8 @@ def test_3x_matches_official_code(reference):
 def test_amg_scores_masks_by_low_res_stability():
     """What EdgeSAM's generator changes from SAM's: its predictor scores 3 masks per point by low-res stability."""
     model = parity_prompt_model("edgesam")
-    predictor = model.generator_class(model.sam).predictor
-    assert isinstance(predictor, EdgeSamPredictor) and predictor.model is model.sam
+    predictor = model.generator_class(model.network).predictor
+    assert isinstance(predictor, EdgeSamPredictor) and predictor.model is model.network
     options = (predictor.num_multimask_outputs, predictor.use_stability_score, predictor.stability_score_offset)
     assert options == (3, True, 1.0)
     assert (model.predictor.num_multimask_outputs, model.predictor.use_stability_score) == (3, False)

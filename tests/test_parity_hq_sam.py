@@ -125,7 +125,7 @@ def test_tiny_attention_bias_cache_follows_loaded_weights():
     network = build_untrained("hq_vit_tiny")
     network.load_state_dict(parity_state_dict(network), strict=True)  # no .eval() after loading
     model = model_variant("hq_vit_tiny").prompt_model(network, {"model": "hq_vit_tiny"})
-    attention = model.sam.image_encoder.layers[1].blocks[0].attn
+    attention = model.network.image_encoder.layers[1].blocks[0].attn
     assert torch.equal(attention.ab, attention.attention_biases[:, attention.attention_bias_idxs])
 
 

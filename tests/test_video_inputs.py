@@ -37,7 +37,7 @@ class FakeVideoModel(PromptModel):
     squares. Enough for SAM-PT's protocol to run end to end; nothing of SAM."""
 
     def __init__(self):
-        super().__init__(None, {"model": "fake", "display": "Fake", "trained": False, "checkpoint_sha256": None,
+        super().__init__(None, None, {"model": "fake", "display": "Fake", "trained": False, "checkpoint_sha256": None,
                                 "fused": False, "backend": "eager", "precision": "fp32"})  # fmt: skip
         self._size = (0, 0)
         self.images = 0

@@ -4,6 +4,7 @@
     python run_eval.py --task davis --model mobilesam --refinement-iterations 3     # as SAM-PT ran MobileSAM
     python run_eval.py --task davis --model repvit --tracker lk                     # weight-free baseline, labelled
     python run_eval.py --task davis --model osvos --predictions RESULTS_DIR         # a DAVIS results folder
+    python run_eval.py --task davis --model sam2.1_hiera_t --vos-protocol sam2      # SAM 2's own propagation
     python -m evals.davis.export_results results/davis/repvit.predictions OUT_DIR    # stored masks -> PNGs
 
 Protocol: SAM-PT v1 (SysCV/sam-pt c17ab94; every parameter and its source in protocol.py): query points from the
@@ -12,6 +13,9 @@ frame from the tracked points with iterative refinement (sam_pt.py), objects mer
 (merge.py), all per video in vos.py. A sample is a sequence (id = its name); its stored prediction is the id maps
 of all its frames (uint8 T x H x W, the DAVIS results format in memory) plus per-frame IoUs, query points and
 tracks. The metric is the official davis2017-evaluation's (evaluate.py, evaluator.py).
+
+`--vos-protocol sam2` (a named variant, for video models: SAM 2): the first-frame masks as prompts, propagated by the
+model's own video predictor (sam2_vos.py, SAM 2's tools/vos_inference.py); its stored prediction is the id maps.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import numpy as np
 
 from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
 from ..errors import UsageError
+from ..images import read_checked
 from ..paper import paper_values
 from ..trackers import LazyTracker, tracker_params, tracker_requirements
 from ..trackers.options import add_tracker_arguments
@@ -39,6 +44,7 @@ from .evaluate import count_objects, scored_frames
 from .evaluator import DavisEvaluator
 from .io import ResultsFolder, read_annotation
 from .protocol import POSITIVE_POINTS_FOR_TRACKER, REFINEMENT_ITERATIONS, SamPtOptions
+from .sam2_vos import params as sam2_vos_params
 
 # The command line imports this module for its options: torch and segment_anything (frames.py, vos.py) are imported
 # in the methods that run the protocol.
@@ -57,6 +63,8 @@ TRACKER_NOTES = {
     "lk": "BASELINE TRACKER: Lucas-Kanade (weight-free), not SAM-PT's PIPS; not comparable to the paper",
     "cotracker": "TRACKER: CoTracker (SAM-PT's current default), not PIPS of SAM-PT v1 that the paper reports",
 }
+# --vos-protocol: how masks are made from the first-frame annotation (the paper's rows: SAM-PT).
+VOS_PROTOCOLS = {"sam-pt": "SAM-PT", "sam2": "SAM 2 VOS"}  # option -> params["masks_from"]
 
 
 class DavisTask(Task):
@@ -75,7 +83,8 @@ class DavisTask(Task):
 
     def __init__(self, params: dict[str, Any]):
         super().__init__(params)
-        self.options = None
+        self.options = None  # SAM-PT's options; None for the other protocols and for --predictions
+        self.sam2_vos = params.get("masks_from") == VOS_PROTOCOLS["sam2"]
         if params.get("masks_from") == "SAM-PT":
             self.options = SamPtOptions(**{k: params[k] for k in SamPtOptions.__dataclass_fields__})
         self._tracker = LazyTracker()
@@ -83,6 +92,8 @@ class DavisTask(Task):
     def variant(self) -> str | None:
         """The choices that differ from SAM-PT v1's defaults, e.g. 'lk' or 'lk.refine3' (None: the defaults).
         Runs with other settings get their own results file and a labelled table row."""
+        if self.sam2_vos:
+            return "sam2vos"
         if self.options is None:
             return None
         tracker = self.params["tracker"]["tracker"]
@@ -99,6 +110,8 @@ class DavisTask(Task):
         """`variant` in words: "LK tracker (paper: PIPS), 3 refinement iterations (SAM-PT: 12)", ..."""
         if self.variant() is None:
             return None
+        if self.sam2_vos:
+            return "SAM 2's own propagation from the first-frame masks (tools/vos_inference.py), not SAM-PT"
         tracker, options, parts = self.params["tracker"]["tracker"], self.options, []
         if tracker != PROTOCOL_TRACKER:
             parts.append(f"{TRACKER_NAMES.get(tracker, tracker)} tracker (paper: {TRACKER_NAMES[PROTOCOL_TRACKER]})")
@@ -113,12 +126,18 @@ class DavisTask(Task):
 
     def paper_comparable(self) -> bool:
         """SAM-PT with PIPS, as the paper (any refinement count: SAM-PT itself ran MobileSAM with 3); another
-        tracker is not the paper's protocol."""
+        tracker is not the paper's protocol, nor is SAM 2's propagation."""
+        if self.sam2_vos:
+            return False
         return self.options is None or self.params["tracker"]["tracker"] == PROTOCOL_TRACKER
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("davis (SAM-PT)")
+        group.add_argument("--vos-protocol", choices=list(VOS_PROTOCOLS), default="sam-pt",
+                           help="how masks follow the first-frame annotation: sam-pt (the paper's: point tracking "
+                                "and prompts on every frame) or sam2 (the model's own video predictor, SAM 2's "
+                                "tools/vos_inference.py; SAM 2 models only)")  # fmt: skip
         add_tracker_arguments(group)
         group.add_argument("--refinement-iterations", type=int, default=REFINEMENT_ITERATIONS,
                            help="SAM-PT's iterative refinement passes per frame and object (SAM-PT ran MobileSAM "
@@ -134,6 +153,14 @@ class DavisTask(Task):
     def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, "predictions", None) is not None:
             return {"masks_from": "predictions", "predictions_dir": str(args.predictions)}
+        if args.vos_protocol == "sam2":
+            sam_pt_only = [f"--{name.replace('_', '-')}" for name, default in
+                           (("refinement_iterations", REFINEMENT_ITERATIONS), ("positive_points", None),
+                            ("source_resolution", "480p")) if getattr(args, name) != default]  # fmt: skip
+            if sam_pt_only:
+                raise UsageError(f"{', '.join(sam_pt_only)}: SAM-PT options; --vos-protocol sam2 has none (it reads "
+                                 "the 480p frames, as SAM 2's README runs it)")  # fmt: skip
+            return sam2_vos_params()
         problems = []
         if args.refinement_iterations < 0:
             problems.append(f"--refinement-iterations must be 0 or more (got {args.refinement_iterations})")
@@ -165,11 +192,11 @@ class DavisTask(Task):
     def requirements(self, data_root: Path) -> list[Requirement]:
         """The DAVIS archives (the full-resolution one too with --source-resolution full), and the tracker's weights and
         code (SAM-PT); or the results folder scored (--predictions)."""
-        need_frames = self.options is not None
+        need_frames = self.params["masks_from"] != "predictions"
         requirements = davis_requirements(data_root, self.params.get("source_resolution", "480p"), need_frames)
-        if need_frames:
+        if self.options is not None:
             requirements += tracker_requirements(self.params["tracker"])
-        else:
+        elif not need_frames:
             requirements.append(Requirement("DAVIS results folder (--predictions: <DIR>/<sequence>/<frame>.png)",
                                             Path(self.params["predictions_dir"]),
                                             "your method's results; a davis run's stored predictions become one with "
@@ -179,7 +206,10 @@ class DavisTask(Task):
     def capability_problems(self, capabilities: Capabilities) -> list[str]:
         """SAM-PT asks single masks only (multimask_output=False throughout): no choice among multimask outputs.
         It feeds low-res logits back (after its positive-points-only first pass, as it has a negative point per
-        object, and in each refinement iteration), and its refinement prompts with the mask's box."""
+        object, and in each refinement iteration), and its refinement prompts with the mask's box. SAM 2's protocol
+        needs the model's video predictor."""
+        if self.sam2_vos and not capabilities.video_propagation:
+            return ["a video predictor that propagates masks with memory (--vos-protocol sam2: SAM 2 models)"]
         if self.options is None:
             return []
         problems, options = [], self.options
@@ -199,13 +229,15 @@ class DavisTask(Task):
         """The frames, the first-frame annotation the query points come from (source resolution) and the 480p one
         that is the output's frame 0 and size."""
         video: DavisVideo = sample.data
+        if self.sam2_vos:
+            return [*video.frame_paths, video.first_annotation]
         if self.options is None:
             return []
         first_480p = video.sequence.annotation_path(video.sequence.frame_names[0])
         return [*video.frame_paths, *dict.fromkeys([video.first_annotation, first_480p])]
 
     def load_dataset(self, data_root: Path) -> Dataset:
-        need_frames = self.options is not None
+        need_frames = self.params["masks_from"] != "predictions"
         videos = load_davis_videos(data_root, self.params.get("source_resolution", "480p"), need_frames)
         samples = [Sample(video.name, video) for video in videos]
         return Dataset(name="DAVIS 2017", split="val", root=find_davis_root(data_root), samples=samples,
@@ -214,9 +246,13 @@ class DavisTask(Task):
     def tracker(self, device) -> PointTracker:
         return self._tracker.get(self.params["tracker"], device)
 
-    def load_inputs(self, sample: Sample) -> np.ndarray:
+    def load_inputs(self, sample: Sample) -> np.ndarray | None:
         from .frames import read_working_frame
 
+        if self.sam2_vos:  # the official predictor reads the frames itself: check them whole here (DataError)
+            for path in sample.data.frame_paths:
+                read_checked(path)
+            return None
         return np.stack([read_working_frame(path) for path in sample.data.frame_paths])
 
     def predict(self, model: PromptModel, sample: Sample, frames: np.ndarray) -> dict:
@@ -226,6 +262,12 @@ class DavisTask(Task):
         video: DavisVideo = sample.data
         sequence = video.sequence
         n_objects = count_objects(sequence)
+        if self.sam2_vos:
+            from .sam2_vos import segment_video as propagate
+
+            first_ids = read_annotation(video.first_annotation, video.first_annotation_format)
+            masks = propagate(model.video_predictor(), video.frame_paths, first_ids)
+            return {"masks": masks, "frame_names": list(sequence.frame_names), "num_objects": n_objects}
         first_source = read_annotation(video.first_annotation, video.first_annotation_format)
         first_masks = [resize_mask_nearest(first_source == k, frames.shape[1:3]) for k in range(1, n_objects + 1)]
         first_ids = sequence.read_annotation(sequence.frame_names[0])

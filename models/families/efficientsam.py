@@ -65,7 +65,6 @@ from segment_anything.utils.amg import (
     remove_small_regions,
     rle_to_mask,
 )
-from torch import nn
 from torchvision.ops.boxes import batched_nms
 
 from ..efficient_sam import EfficientSam, build_efficient_sam
@@ -112,26 +111,11 @@ class EfficientSamPromptModel(PromptModel):
     See the module docstring for the prompt conventions and what `multimask_output=False` returns."""
 
     def __init__(self, network: EfficientSam, variant: ModelVariant | None, provenance: dict):
-        super().__init__(variant, provenance)
-        self.network = network
+        super().__init__(network, variant, provenance)
         self.features: torch.Tensor | None = None
         self.original_size: tuple[int, int] | None = None
-        self.time_encoder()
 
     # ------------------------------------------------------------------------------------------ the image encoder
-
-    @property
-    def encoder(self) -> nn.Module:
-        return self.network.image_encoder
-
-    @encoder.setter
-    def encoder(self, module: nn.Module) -> None:
-        self.network.image_encoder = module
-        self.time_encoder()
-
-    @property
-    def device(self) -> torch.device:
-        return self.network.device
 
     @property
     def input_size(self) -> int:

@@ -41,7 +41,6 @@ import numpy as np
 import torch
 from segment_anything import SamAutomaticMaskGenerator
 from segment_anything.utils.transforms import ResizeLongestSide
-from torch import nn
 from torch.nn import functional as F
 
 from ..efficientvit import EfficientViTLargeBackbone, EfficientViTSam, SamNeck, build_efficientvit_sam
@@ -180,23 +179,8 @@ class EfficientViTSamPromptModel(PromptModel):
     float64 coordinate transform (torch prompts through `apply_coords_torch`)."""
 
     def __init__(self, network: EfficientViTSam, variant: ModelVariant | None, provenance: dict):
-        super().__init__(variant, provenance)
-        self.network = network
+        super().__init__(network, variant, provenance)
         self.predictor = EfficientViTSamPredictor(network)
-        self.time_encoder()
-
-    @property
-    def encoder(self) -> nn.Module:
-        return self.network.image_encoder
-
-    @encoder.setter
-    def encoder(self, module: nn.Module) -> None:
-        self.network.image_encoder = module
-        self.time_encoder()
-
-    @property
-    def device(self) -> torch.device:
-        return self.network.device
 
     def encoder_example(self, seed: int = 0) -> torch.Tensor:
         side = self.network.image_size[1]

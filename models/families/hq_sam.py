@@ -117,7 +117,7 @@ class HqSamPromptModel(SamPromptModel):
         return self.predictor.interm_features
 
     def decode_once(self) -> Callable[[], object]:
-        sam, device = self.sam, self.device
+        sam, device = self.network, self.device
         gen = torch.Generator().manual_seed(0)
         embedding_size = sam.prompt_encoder.image_embedding_size
         embedding = torch.randn(1, sam.prompt_encoder.embed_dim, *embedding_size, generator=gen).to(device)
@@ -140,10 +140,10 @@ class HqSamPromptModel(SamPromptModel):
 
     def generate(self, image: np.ndarray, **params) -> list[dict]:
         check_image(image)
-        generator = self.generator_class(self.sam, **params)
+        generator = self.generator_class(self.network, **params)
         if self.hq_token_only != HQ_TOKEN_ONLY:
             # The official generator builds the official predictor, whose default is HQ_TOKEN_ONLY.
-            generator.predictor = HqSamPredictor(self.sam, hq_token_only=self.hq_token_only)
+            generator.predictor = HqSamPredictor(self.network, hq_token_only=self.hq_token_only)
         return generator.generate(image)
 
 

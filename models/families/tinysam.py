@@ -237,7 +237,7 @@ class TinySamPromptModel(SamPromptModel):
 
     def generate(self, image: np.ndarray, **params) -> list[dict]:
         check_image(image)
-        return HierarchicalMaskGenerator(self.predictor_class(self.sam), **params).generate(image)
+        return HierarchicalMaskGenerator(self.predictor_class(self.network), **params).generate(image)
 
 
 FAMILY = ModelFamily("tinysam", official=f"xinghaochen/TinySAM @ {OFFICIAL_COMMIT[:7]}",
