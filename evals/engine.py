@@ -32,6 +32,7 @@ from .errors import DataError
 from .names import check_name, check_sample_id
 from .provenance import (
     dataset_fingerprint,
+    environment_against_lock,
     git_state,
     host_info,
     is_sample_data,
@@ -256,6 +257,7 @@ def execute(run: Run, model: PromptModel | None, dataset: Dataset | None = None)
             },
             "host": host_info(run.device),
             "packages": package_versions(),
+            "environment": environment_against_lock(),
         },
     }
     atomic_write_json(run.results_path, results)

@@ -1,6 +1,7 @@
 """What every result records about how it was made: code, weights, data, parameters, machine."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -60,6 +61,32 @@ def package_versions() -> dict[str, str | None]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+@functools.lru_cache(maxsize=4)
+def environment_against_lock(lock: Path = REPO_ROOT / "requirements.lock") -> dict:
+    """Whether this environment is the locked one: requirements.lock's sha256, and every package whose installed
+    version differs from the lock's pin for this platform (a missing one: installed None). An empty
+    `differs_from_lock` means the run's packages are exactly the lock's."""
+    from packaging.requirements import Requirement
+
+    if not lock.is_file():
+        return {"lock_sha256": None, "differs_from_lock": None}
+    differs = {}
+    for line in lock.read_text().splitlines():
+        if not line or line.startswith((" ", "#")):
+            continue
+        pin = Requirement(line)
+        if pin.marker is not None and not pin.marker.evaluate():
+            continue  # another platform's pin
+        locked = next(iter(pin.specifier)).version
+        try:
+            installed = importlib.metadata.version(pin.name)
+        except importlib.metadata.PackageNotFoundError:
+            installed = None
+        if installed != locked:
+            differs[pin.name] = {"lock": locked, "installed": installed}
+    return {"lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest(), "differs_from_lock": differs}
 
 
 def device_description(device: str) -> str:
