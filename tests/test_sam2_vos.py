@@ -38,6 +38,7 @@ def test_masks_equal_official_vos_inference(tmp_path):
     assert (prediction["masks"] != ref["masks"]).mean() <= 1e-4
     assert prediction["masks"][1:].any()  # the object is followed, not lost
     assert model.encoder_calls == 3  # each frame embedded once, by the model's (timed) encoder
+    assert model.video_predictor() is model.video_predictor()  # built once per model, not once per video
 
 
 def test_protocol_is_a_named_variant_not_comparable_with_the_paper():

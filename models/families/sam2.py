@@ -78,6 +78,7 @@ class Sam2PromptModel(PromptModel):
         super().__init__(network, variant, provenance)
         with scripted_transforms():
             self.predictor = SAM2ImagePredictor(network)  # the official defaults: mask threshold 0, no hole filling
+        self._video_predictor = None  # `video_predictor()`, built on first use
 
     def encoder_example(self, seed: int = 0) -> torch.Tensor:
         size = self.network.image_size
@@ -142,19 +143,20 @@ class Sam2PromptModel(PromptModel):
     def video_predictor(self):
         """The official `SAM2VideoPredictor` as tools/vos_inference.py builds it (evals/davis/sam2_vos.py:
         `apply_postprocessing=False`, `non_overlap_masks=true`), holding this model's weights and sharing its image
-        encoder (timed, and run by the chosen backend and precision)."""
-        config = CONFIGS[self.variant.name]
-        with scripted_transforms():
-            predictor = build_sam2_video_predictor(config, ckpt_path=None, device=str(self.device), mode="eval",
-                                                   apply_postprocessing=False,
-                                                   hydra_overrides_extra=["++model.non_overlap_masks=true"])  # fmt: skip
-        own = {k: v for k, v in self.network.state_dict().items() if not k.startswith("image_encoder.")}
-        missing, unexpected = predictor.load_state_dict(own, strict=False)
-        if unexpected or any(not k.startswith("image_encoder.") for k in missing):
-            raise RuntimeError(f"SAM 2 video predictor layout differs: missing {missing[:5]}, unexpected {unexpected[:5]}")
-        predictor.image_encoder = self.encoder
-        return predictor
-
+        encoder (timed, and run by the chosen backend and precision). Built on the first call, once per model: each
+        video gets its own `init_state`, so one predictor serves every video."""
+        if self._video_predictor is None:
+            with scripted_transforms():
+                predictor = build_sam2_video_predictor(CONFIGS[self.variant.name], ckpt_path=None, device=str(self.device),
+                                                       mode="eval", apply_postprocessing=False,
+                                                       hydra_overrides_extra=["++model.non_overlap_masks=true"])  # fmt: skip
+            own = {k: v for k, v in self.network.state_dict().items() if not k.startswith("image_encoder.")}
+            missing, unexpected = predictor.load_state_dict(own, strict=False)
+            if unexpected or any(not k.startswith("image_encoder.") for k in missing):
+                raise RuntimeError(f"SAM 2 video predictor layout differs: missing {missing[:5]}, unexpected {unexpected[:5]}")
+            self._video_predictor = predictor
+        self._video_predictor.image_encoder = self.encoder  # the current one, should a backend have replaced it
+        return self._video_predictor
 
 FAMILY = ModelFamily("sam2", official=f"facebookresearch/sam2 @ {OFFICIAL_COMMIT[:7]} (PyPI sam2 1.1.0, the same code)",
                      prompt_model=Sam2PromptModel)  # fmt: skip
