@@ -52,10 +52,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 lock:
 	python3 -m venv .lock-venv && .lock-venv/bin/pip install -q $(UV)
 	printf '%s\n' $(TORCH_PIN) > .lock-venv/constraints.txt
-	.lock-venv/bin/uv pip compile pyproject.toml --extra test --extra detect --universal \
+	.lock-venv/bin/uv pip compile pyproject.toml --extra test --extra detect --extra app --extra coreml --universal \
 		--constraint .lock-venv/constraints.txt --no-header -o .lock-venv/requirements.lock
 	{ echo "# The exact version of every package \`make install\` installs, for every platform (see the markers)."; \
-	  echo "# Made by \`make lock\`: $(UV) pip compile of pyproject.toml, extras test and detect, with $(TORCH_PIN)."; \
+	  echo "# Made by \`make lock\`: $(UV) pip compile of pyproject.toml, extras test, detect, app and coreml, with $(TORCH_PIN)."; \
 	  cat .lock-venv/requirements.lock; } > requirements.lock
 	rm -rf .lock-venv
 
