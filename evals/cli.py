@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="absolute tolerance of --compare")
     parser.add_argument("--update-baseline", action="store_true",
                         help="with --compare: copy the results under --out into BASELINE_DIR instead of comparing")
+    parser.add_argument("--compare-runs", nargs=2, type=Path, metavar=("A", "B"),
+                        help="two results JSONs of one task (e.g. results/interactive/repvit.efficientvit.json and "
+                             "mobilesam's): each per-sample metric's paired difference B - A with its 95%% bootstrap "
+                             "interval over images")  # fmt: skip
     parser.add_argument("--tables", action="store_true", help="render every result under --out into <out>/TABLES.md")
     parser.add_argument("--report", action="store_true",
                         help="render every result under --out, with figures and best / median / worst examples per "
@@ -160,8 +164,11 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     if args.task is not None and (problem := task_name_problem(args.task)):
         problems.append(problem)
     modes = [flag for flag, on in (("--task", args.task is not None), ("--detect", args.detect is not None)) if on]
-    if not modes and not (args.tables or args.report or args.compare is not None):
-        problems.append("give --task (with --model), --detect, --tables, --report, --compare or --list-models")
+    if not modes and not (args.tables or args.report or args.compare is not None or args.compare_runs):
+        problems.append("give --task (with --model), --detect, --tables, --report, --compare, --compare-runs or "
+                        "--list-models")  # fmt: skip
+    if args.compare_runs and modes:
+        problems.append("--compare-runs compares two saved results: give it without --task or --detect")
     if len(modes) > 1:
         problems.append("--task and --detect are separate runs: give one")
     if args.task is not None and args.model is None:
@@ -241,6 +248,11 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(list_models())
         return 0
     check_arguments(parser, args)
+    if args.compare_runs:
+        from .paired import compare_runs
+
+        print(compare_runs(*args.compare_runs))
+        return 0
     if args.model is not None:
         check_model_name(args)
     # Task options are turned into protocol parameters (and checked) before torch is imported.

@@ -20,6 +20,7 @@ TASKS: dict[str, str | None] = {
     "uvo": "evals.uvo",
     "sod": "evals.sod",
     "mvtec": "evals.mvtec",
+    "interactive": "evals.interactive",
 }
 
 

@@ -15,7 +15,8 @@ What a reader can trust:
   a column where every value ties has no marks. Values are compared as printed.
 - The paper's numbers come from evals/paper_results.csv; each section names their source under the table.
 - Latency: one row per model and platform (image encoder, mask decoder), the paper's own Core ML measurements as
-  rows of their own for the paper's models; marks compare rows of the same platform.
+  rows of their own for the paper's models; marks compare rows of the same platform. A Core ML run of ours on the
+  chip of a paper device, with the paper's settings, shows the paper's value beside its own.
 A missing result is an empty cell.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ PAPER_PROTOCOL = "paper protocol"
 LEGEND = (
     "Cells: measured (paper, difference) for runs comparable with the paper (its protocol, full data, trained "
     "weights); any other run says why not in its Run cell and shows no paper value. Best **bold**, second "
-    "<u>underlined</u> among comparable runs (at least two); ↓: lower is better."
+    "<u>underlined</u> among comparable runs (at least two); ↓: lower is better; [low, high]: 95% bootstrap interval, resampling images."
 )
 
 
@@ -176,10 +177,15 @@ def marked(text: str, mark: str | None) -> str:
     return {"best": f"**{text}**", "second": f"<u>{text}</u>"}.get(mark, text)
 
 
-def format_cell(value: float | None, paper: float | None, column: Column, mark: str | None) -> str:
+def format_cell(value: float | None, paper: float | None, column: Column, mark: str | None,
+                interval: list | None = None) -> str:  # fmt: skip
+    """The value, its mark, its 95% bootstrap interval where the results hold one (`<key>_ci95`, evals/bootstrap.py)
+    and the paper's value beside it."""
     if value is None:
         return ""
     text = marked(column.format(value), mark)
+    if interval is not None and len(interval) == 2 and None not in interval:
+        text += f" [{column.format(interval[0])}, {column.format(interval[1])}]"
     if paper is not None:
         text += f" (paper {column.format(paper)}, {value - paper:+.{column.digits}f})"
     return text
@@ -234,7 +240,8 @@ def render_model_rows(section: str, columns: list[tuple[str, Column]], results: 
         for key in order:
             info = infos[key]
             paper = column.paper.get(info.model) if info.comparable and info.model in PAPER_ROWS else None
-            cells[key].append(format_cell(values[key], paper, column, marks.get(key)))
+            interval = rows[key][task_name]["metrics"].get(f"{column.key}_ci95") if task_name in rows[key] else None
+            cells[key].append(format_cell(values[key], paper, column, marks.get(key), interval))
     body = [cells[key] for key in order] or [["(no results yet)", "", *([""] * len(columns))]]
     lines = [f"## {section}", "", *_table(["Model", "Run", *(c.header for _, c in columns)], body)]
     return "\n".join(lines + _sources([task for task, _ in columns], columns))
@@ -247,7 +254,26 @@ def _display(model: str) -> str:
         return model
 
 
+# The paper's Core ML devices by the chip a Core ML run of ours records (benchmarks/coreml_latency.py reads the Mac's
+# `sysctl machdep.cpu.brand_string`), and the settings of RepViT-SAM's export scripts and notebook (fp16, coremltools'
+# default compute units ALL): a comparable Core ML run on that chip with those settings gets the paper's value.
+PAPER_CORE_ML_CHIPS = {"MacBook M1 Pro, Core ML": "Apple M1 Pro", "iPhone 12, Core ML": "Apple A14 Bionic"}
+PAPER_CORE_ML_SETTINGS = {"compute_units": "ALL", "precision": "fp16"}
+
+
+def paper_platform(result: dict) -> str | None:
+    """The paper's platform that a Core ML run of ours measured again (same chip and settings), else None."""
+    coreml = (result.get("provenance") or {}).get("coreml") or {}
+    if any(coreml.get(key) != value for key, value in PAPER_CORE_ML_SETTINGS.items()):
+        return None
+    return next((platform for platform, chip in PAPER_CORE_ML_CHIPS.items() if chip == coreml.get("chip")), None)
+
+
 def measured_platform(result: dict) -> str:
+    """The row's platform: what the run names (a Core ML run: "Core ML, Apple M1 Pro, ALL, fp16"), else the device,
+    backend and precision it ran with."""
+    if result.get("platform"):
+        return f"{result['platform']} (measured)"
     provenance = result.get("provenance") or {}
     host, model = provenance.get("host") or {}, provenance.get("model") or {}
     settings = [host.get("device"), model.get("backend"), model.get("precision") or "fp32", "measured"]
@@ -256,18 +282,21 @@ def measured_platform(result: dict) -> str:
 
 def render_timing_rows(task: type[Task], results: dict) -> str:
     """Latency: one row per model and platform, image encoder and mask decoder in ms. The paper's Core ML platforms
-    are rows of the paper's models (never compared with ours); each run of ours is a row on its own platform."""
+    are rows of the paper's models; each run of ours is a row on its own platform, beside the paper's value only when
+    it is a comparable Core ML run on the same device (`paper_platform`)."""
     runs = results.get(task.name, {})
-    rows = []  # (model order, model, platform, run text, {column key: float | str}, comparable)
-    for platform, by_model in paper_platforms(task.name).items():
+    rows = []  # (model order, model, platform, run text, {column key: float | str}, comparable, paper values)
+    paper = paper_platforms(task.name)
+    for platform, by_model in paper.items():
         for model, values in by_model.items():
             rows.append((model_order(model), model, _display(model), f"{platform} (paper)", "the paper's measurement",
-                         values, True))  # fmt: skip
+                         values, True, {}))  # fmt: skip
     for run, result in runs.items():
         info = describe(run, result, task.name)
         values = {column.key: metric(result, column.key) for column in task.columns}
+        same_device = paper_platform(result) if info.comparable else None
         rows.append((model_order(info.model), info.model, info.display, measured_platform(result), info.run_text,
-                     values, info.comparable))  # fmt: skip
+                     values, info.comparable, paper.get(same_device, {}).get(info.model, {})))  # fmt: skip
     # By model, the paper's rows of a model first, then ours by platform.
     order = sorted(range(len(rows)), key=lambda i: (rows[i][0], rows[i][2], "(paper)" not in rows[i][3], *rows[i][3:5]))
     marks: dict[tuple[int, str], str] = {}
@@ -278,12 +307,13 @@ def render_timing_rows(task: type[Task], results: dict) -> str:
             marks.update({(i, column.key): mark for i, mark in rank_marks(values, column.higher_is_better).items()})
     body = []
     for i in order:
-        _, _, display, platform, run_text, values, _ = rows[i]
+        _, _, display, platform, run_text, values, _, paper_values = rows[i]
         cells = []
         for column in task.columns:
-            value = values.get(column.key)
+            value, paper_value = values.get(column.key), paper_values.get(column.key)
             if isinstance(value, float):
-                cells.append(marked(column.format(value), marks.get((i, column.key))))
+                paper_value = paper_value if isinstance(paper_value, float) else None  # OOM: nothing to subtract
+                cells.append(format_cell(value, paper_value, column, marks.get((i, column.key))))
             else:
                 cells.append("" if value is None else str(value))  # a word the paper printed (OOM)
         body.append([display, platform, run_text, *cells])
@@ -291,8 +321,11 @@ def render_timing_rows(task: type[Task], results: dict) -> str:
     header = ["Model", "Platform", "Run", *(column.header for column in task.columns)]
     lines = [f"## {section}", "", *_table(header, body), ""]
     lines.append("The paper's rows are Core ML on its devices (OOM: out of memory), ours PyTorch / ONNX Runtime on the "
-                 "device named; marks compare rows of the same platform. The paper printed one mask-decoder time per "
-                 "platform, shown on its RepViT-SAM row (the decoder is SAM's in all its models).")  # fmt: skip
+                 "device named, or Core ML on a Mac (benchmarks/coreml_latency.py; its decoder includes the upscaling "
+                 "to 1024x1024, as the paper's package). Marks compare rows of the same platform; a comparable Core ML "
+                 "row on a paper device's chip, with compute units ALL and fp16, shows the paper's value beside its "
+                 "own. The paper printed one mask-decoder time per platform, shown on its RepViT-SAM row (the decoder "
+                 "is SAM's in all its models).")  # fmt: skip
     return "\n".join(lines + _sources([task.name]))
 
 

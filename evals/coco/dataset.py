@@ -158,9 +158,12 @@ def _segmentation_problem(segmentation: Any, size: tuple[int, int] | None) -> st
     return f"segmentation {str(segmentation)[:80]} is neither polygons nor an RLE"
 
 
-def read_coco_images(annotation_file: Path, images_dir: Path, source: str | None = None) -> list[CocoImage]:
+def read_coco_images(annotation_file: Path, images_dir: Path, source: str | None = None,
+                     file_name_key: str = "file_name") -> list[CocoImage]:  # fmt: skip
     """Every image of `annotation_file`, in its order, with its ground-truth boxes; image files are not opened.
-    The file is checked (module docstring); `source`: where a whole copy comes from (named in errors)."""
+    The file is checked (module docstring); `source`: where a whole copy comes from (named in errors).
+    `file_name_key`: the image record's key naming its file; "coco_url" for LVIS, whose records name their COCO
+    image by URL only (its last two parts, e.g. val2017/000000397133.jpg, are the file under `images_dir`)."""
     annotation_file = Path(annotation_file)
     expected = "a COCO instances file: {images, annotations, categories}"
     content = read_json(annotation_file, expected, source)
@@ -179,8 +182,9 @@ def read_coco_images(annotation_file: Path, images_dir: Path, source: str | None
     records = []
     for index, record in enumerate(content["images"]):
         where = f"images[{index}]"
-        if not isinstance(record, dict) or any(key not in record for key in IMAGE_KEYS):
-            fail(where, f"lacks one of {', '.join(IMAGE_KEYS)}: {str(record)[:200]}")
+        keys = (*IMAGE_KEYS[:1], file_name_key, *IMAGE_KEYS[2:])
+        if not isinstance(record, dict) or any(key not in record for key in keys):
+            fail(where, f"lacks one of {', '.join(keys)}: {str(record)[:200]}")
         image_id = record["id"]
         where = f"images[{index}] (id {image_id!r})"
         if not is_integer(image_id):
@@ -189,9 +193,12 @@ def read_coco_images(annotation_file: Path, images_dir: Path, source: str | None
             fail(where, f"image id {image_id} appears twice")
         if not all(is_integer(record[k]) and record[k] > 0 for k in ("height", "width")):
             fail(where, f"height {record['height']!r} and width {record['width']!r} must be positive integers")
-        path = image_file(images_dir, record["file_name"])
+        name = record[file_name_key]
+        if file_name_key == "coco_url" and isinstance(name, str):
+            name = "/".join(name.split("/")[-2:])
+        path = image_file(images_dir, name)
         if path is None:
-            fail(where, f"file_name {record['file_name']!r} does not name a file inside {images_dir}")
+            fail(where, f"{file_name_key} {record[file_name_key]!r} does not name a file inside {images_dir}")
         sizes[image_id] = (record["height"], record["width"])
         records.append((image_id, path, record["height"], record["width"]))
 

@@ -1,0 +1,239 @@
+"""`--task interactive`: interactive segmentation, prompt mIoU from ground-truth boxes and simulated clicks.
+
+    python run_eval.py --task interactive --model repvit                          # COCO val2017, box + 1..5 clicks
+    python run_eval.py --task interactive --model repvit --clicks 20              # + NoC@85 / NoC@90
+    python run_eval.py --task interactive --model repvit --interactive-data lvis  # LVIS v1 val on COCO's images
+    python run_eval.py --task interactive --model mine --annotations A.json --images DIR   # any COCO-format set
+    python run_eval.py --task interactive --model repvit --export-prompts prompts.json
+    python run_eval.py --task interactive --model mobilesam --prompts prompts.json  # the same clicks, another model
+    python run_eval.py --compare-runs results/interactive/repvit.efficientvit.json \\
+                                      results/interactive/mobilesam.efficientvit.json
+
+The references disagree on the protocol, so each is a named protocol (`--interactive-protocol`) that reproduces
+its reference exactly, recorded in the results and labelled in the tables:
+- `efficientvit` (default): EfficientViT-SAM's eval_efficientvit_sam_model.py with the RITM clicker
+  (efficientvit.py, clicker.py).
+SAM's paper (§7.1, appendix D.1) evaluates a single point "farthest from the object boundary" and later points at
+the error regions' farthest points, multimask output with the most confident mask or the oracle: its first click is
+the RITM clicker's first click (the maximum of the distance transform of the object, padded so the image border is
+boundary), its later clicks are the RITM rule, and its "most confident" selection is `efficientvit`'s argmax of the
+predicted IoU; `efficientvit` is therefore SAM's protocol without its oracle and with every click re-sent and no
+mask fed back (SAM's paper feeds the previous low-resolution mask back, D.1). SAM's 23-dataset suite is not public
+as one download: datasets/README.md lists its datasets and sources, each read here once converted to COCO format.
+
+A sample is an image: every object of it shares one embedding; the objects of an image are decoded together, one
+decoder call per round of clicks (`--object-batch` objects at a time). Its stored prediction holds each object's
+box, clicks, IoU after the box and after each click, and the box's and last click's masks (RLE, for the report).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..base import Column, Dataset, DatasetLayoutError, Evaluator, Requirement, Sample, Task
+from ..coco.dataset import (
+    VAL2017_ANNOTATIONS_URL,
+    find_val2017,
+    read_coco_images,
+    read_rgb,
+    require_image_files,
+    val2017_requirements,
+)
+from ..errors import UsageError
+from .instances import AnnotatedImage, read_instances
+from .metric import NOC_MAX_CLICKS, PromptIoUEvaluator
+
+if TYPE_CHECKING:
+    from models.prompt_model import PromptModel
+    from models.registry import Capabilities
+
+SECTION = "Prompt mIoU (interactive segmentation)"
+PROTOCOLS = ("efficientvit",)
+PROTOCOL_LABELS = {"efficientvit": "EfficientViT-SAM protocol, RITM clicks"}
+PROMPT_TYPES = ("box", "point")
+DATASETS = ("coco", "lvis")
+DEFAULT_CLICKS = 5  # EfficientViT-SAM's tables: 1, 3 and 5 clicks
+DEFAULT_OBJECT_BATCH = 16  # objects per decoder call; memory only: 16 x 3 masks at the image's size
+LVIS_ANNOTATIONS = Path("lvis") / "lvis_v1_val.json"
+LVIS_URL = "https://dl.fbaipublicfiles.com/LVIS/lvis_v1_val.json.zip"
+LVIS_TREE = """\
+<data-root>/lvis/lvis_v1_val.json       from lvis_v1_val.json.zip
+<data-root>/coco/val2017/*.jpg          LVIS v1 val's images are COCO 2017 images:
+<data-root>/coco/train2017/*.jpg        its records name them by coco_url (train2017 or val2017)
+"""
+
+
+class InteractiveTask(Task):
+    name = "interactive"
+    description = "interactive segmentation: mIoU from ground-truth boxes and 1..N simulated clicks (COCO, LVIS, any COCO-format set)"
+    columns = (
+        Column("box_mIoU", "Box mIoU", SECTION, unit="%"),
+        Column("click1_mIoU", "1-click mIoU", SECTION, unit="%"),
+        Column("click3_mIoU", "3-click mIoU", SECTION, unit="%"),
+        Column("click5_mIoU", "5-click mIoU", SECTION, unit="%"),
+    )
+    samples_name = "images"
+    evaluation_only_params = ("export_prompts",)
+    example_metric = "the object's IoU after its last click"
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("interactive")
+        group.add_argument("--interactive-protocol", choices=PROTOCOLS, default=PROTOCOLS[0],
+                           help="whose protocol: efficientvit = EfficientViT-SAM's eval script with the RITM clicker "
+                                "(default efficientvit)")  # fmt: skip
+        group.add_argument("--prompt-types", nargs="+", choices=PROMPT_TYPES, default=list(PROMPT_TYPES),
+                           help="box: the ground-truth box; point: simulated clicks (default: both)")
+        group.add_argument("--clicks", type=int, default=DEFAULT_CLICKS,
+                           help=f"clicks per object; NoC@85/90 need {NOC_MAX_CLICKS} (default {DEFAULT_CLICKS})")
+        group.add_argument("--interactive-data", choices=DATASETS, default="coco",
+                           help="coco: COCO val2017; lvis: LVIS v1 val on COCO's images (default coco); "
+                                "--annotations with --images: any COCO-format set instead")  # fmt: skip
+        group.add_argument("--annotations", type=Path, metavar="FILE", help="a COCO-format instances file")
+        group.add_argument("--images", type=Path, metavar="DIR", help="the folder its file_names are relative to")
+        group.add_argument("--prompts", type=Path, metavar="FILE",
+                           help="a prompt file (--export-prompts): its boxes and clicks replace the protocol's")
+        group.add_argument("--export-prompts", type=Path, metavar="FILE",
+                           help="write every object's box and clicks, as made, to FILE")
+        group.add_argument("--object-batch", type=int, default=DEFAULT_OBJECT_BATCH,
+                           help=f"objects per mask-decoder call (default {DEFAULT_OBJECT_BATCH})")
+
+    @classmethod
+    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+        from models.checkpoint import sha256_file  # imports torch: only once a run is set up
+
+        if args.clicks < 0 or args.object_batch < 1:
+            raise UsageError("--clicks must be >= 0 and --object-batch >= 1")
+        if (args.annotations is None) != (args.images is None):
+            raise UsageError("--annotations and --images go together (a COCO-format file and its image folder)")
+        params = {
+            "protocol": args.interactive_protocol,
+            "prompt_types": sorted(set(args.prompt_types)),
+            "clicks": args.clicks if "point" in args.prompt_types else 0,
+            "object_batch": args.object_batch,
+            "dataset": "custom" if args.annotations is not None else args.interactive_data,
+            "export_prompts": str(args.export_prompts) if args.export_prompts else None,
+        }
+        if args.annotations is not None:
+            params.update(annotations=str(args.annotations), images=str(args.images))
+        if args.prompts is not None:
+            params.update(prompts_file=str(args.prompts),
+                          prompts_sha256=sha256_file(args.prompts) if args.prompts.is_file() else None)  # fmt: skip
+        return params
+
+    def variant(self) -> str:
+        parts = [self.params["protocol"], None if self.params["dataset"] == "coco" else self.params["dataset"]]
+        if self.params.get("prompts_file"):
+            parts.append("frozen-prompts")
+        return ".".join(p for p in parts if p)
+
+    def variant_label(self) -> str:
+        label = PROTOCOL_LABELS[self.params["protocol"]]
+        if self.params["dataset"] != "coco":
+            label += f", {self.params['dataset']}"
+        return label + (", prompts from a file" if self.params.get("prompts_file") else "")
+
+    def paper_comparable(self) -> bool:
+        return False  # the RepViT-SAM paper reports no prompt mIoU
+
+    def capability_problems(self, capabilities: Capabilities) -> list[str]:
+        problems = []
+        if "box" in self.params["prompt_types"] and not capabilities.boxes:
+            problems.append("box prompts (the ground-truth box of each object)")
+        if capabilities.multimask_outputs < 3:
+            problems.append("multimask output (the mask of the highest predicted IoU of 3, as EfficientViT-SAM's script)")
+        return problems
+
+    def requirements(self, data_root: Path) -> list[Requirement]:
+        params = self.params
+        requirements = []
+        if params["dataset"] == "custom":
+            requirements += [Requirement("COCO-format instances file (--annotations)", Path(params["annotations"]),
+                                         "your dataset, in COCO format"),
+                             Requirement("its images (--images)", Path(params["images"]), "your dataset")]  # fmt: skip
+        elif params["dataset"] == "lvis":
+            requirements.append(Requirement("LVIS v1 val annotations", Path(data_root) / LVIS_ANNOTATIONS, LVIS_URL))
+        else:
+            requirements += val2017_requirements(data_root)
+        if params.get("prompts_file"):
+            requirements.append(Requirement("prompt file (--prompts)", Path(params["prompts_file"]),
+                                            "python run_eval.py --task interactive ... --export-prompts FILE"))  # fmt: skip
+        return requirements
+
+    def load_dataset(self, data_root: Path) -> Dataset:
+        params = self.params
+        if params["dataset"] == "custom":
+            annotation_file, images_dir = Path(params["annotations"]), Path(params["images"])
+            images = read_coco_images(annotation_file, images_dir)
+            name, split = annotation_file.stem, "custom"
+        elif params["dataset"] == "lvis":
+            annotation_file, images_dir = Path(data_root) / LVIS_ANNOTATIONS, Path(data_root) / "coco"
+            if not annotation_file.is_file():
+                raise DatasetLayoutError(f"LVIS v1 val not found under {data_root}", LVIS_TREE)
+            images = read_coco_images(annotation_file, images_dir, LVIS_URL, file_name_key="coco_url")
+            name, split = "LVIS", "v1 val"
+        else:
+            images_dir, annotation_file = find_val2017(data_root)
+            images = read_coco_images(annotation_file, images_dir, VAL2017_ANNOTATIONS_URL)
+            name, split = "COCO", "val2017"
+        require_image_files(images)
+        self._frozen = {}
+        if params.get("prompts_file"):
+            from .prompt_file import read_prompt_file
+
+            _, self._frozen = read_prompt_file(Path(params["prompts_file"]))
+        annotated = [a for a in read_instances(annotation_file, images) if a.instances]
+        samples = [Sample(str(a.image.image_id), a) for a in annotated]
+        files = [annotation_file, *(a.image.path for a in annotated)]
+        return Dataset(name=name, split=split, root=annotation_file.parent, samples=samples, files=files)
+
+    def sample_files(self, sample: Sample) -> list[Path]:
+        files = [sample.data.image.path, sample.data.image.annotation_file]
+        return files + ([Path(self.params["prompts_file"])] if self.params.get("prompts_file") else [])
+
+    def load_inputs(self, sample: Sample) -> np.ndarray:
+        return read_rgb(sample.data.image)
+
+    def predict(self, model: PromptModel, sample: Sample, image: np.ndarray) -> dict:
+        from .efficientvit import run_efficientvit
+
+        annotated: AnnotatedImage = sample.data
+        params = self.params
+        model.set_image(image)
+        frozen = getattr(self, "_frozen", {}).get(annotated.image.image_id)
+        objects = run_efficientvit(model, annotated.instances, annotated.image.height, annotated.image.width,
+                                   params["prompt_types"], params["clicks"], params["object_batch"], frozen)  # fmt: skip
+        return {"model": model.provenance.get("model"), "objects": objects}
+
+    def evaluator(self) -> Evaluator:
+        export = self.params.get("export_prompts")
+        return PromptIoUEvaluator(self.params["clicks"], self._exporter(Path(export)) if export else None)
+
+    def _exporter(self, path: Path):
+        def export(predictions: list) -> None:
+            from models.checkpoint import sha256_file
+
+            from .prompt_file import write_prompt_file
+
+            annotation_file = predictions[0][0].data.image.annotation_file if predictions else None
+            made_by = {"model": predictions[0][1].get("model") if predictions else None, "protocol": self.params["protocol"],
+                       "clicks": self.params["clicks"], "prompt_types": self.params["prompt_types"]}  # fmt: skip
+            annotations = {"file": str(annotation_file), "sha256": sha256_file(annotation_file) if annotation_file else None}
+            write_prompt_file(path, predictions, made_by, annotations)
+
+        return export
+
+    def example_score(self, sample: Sample, prediction: dict) -> float | None:
+        ious = [r["ious"][-1] if r["ious"] else r["box_iou"] for r in prediction["objects"]]
+        ious = [v for v in ious if v is not None]
+        return float(np.mean(ious)) if ious else None
+
+    def draw_example(self, sample: Sample, prediction: dict) -> dict:
+        from .examples import draw
+
+        return draw(sample.data, prediction["objects"])
+
+
