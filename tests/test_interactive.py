@@ -266,3 +266,25 @@ def test_efficientvit_protocol_equals_the_reference_script_on_every_recorded_obj
     summation order inside the decoder: a few pixels of a mask may flip, so the IoUs agree to 1e-4 (in %) there
     and the clicks still coincide."""
     assert_equal_to_reference(*reference_run(objects_limit=None, batch=batch), tolerance=tolerance)
+
+
+def test_lvis_layout_and_any_coco_format_set(tmp_path):
+    """LVIS names its images by coco_url (and has no iscrowd); any COCO-format file reads with --annotations."""
+    coco = json.loads((SAMPLE_DATA / "coco" / "annotations" / "instances_val2017.json").read_text())
+    lvis = {"images": [{k: v for k, v in image.items() if k != "file_name"} | {
+                "coco_url": f"http://images.cocodataset.org/val2017/{image['file_name']}"} for image in coco["images"]],
+            "annotations": [{k: v for k, v in a.items() if k != "iscrowd"} for a in coco["annotations"]],
+            "categories": coco["categories"]}  # fmt: skip
+    (tmp_path / "root" / "lvis").mkdir(parents=True)
+    (tmp_path / "root" / "lvis" / "lvis_v1_val.json").write_text(json.dumps(lvis))
+    (tmp_path / "root" / "coco").mkdir()
+    (tmp_path / "root" / "coco" / "val2017").symlink_to(SAMPLE_DATA / "coco" / "val2017")
+    task = interactive_task("--interactive-data", "lvis", "--clicks", "1")
+    lvis_run = execute(Run(task=task, run_name="disks", out=tmp_path / "out", data_root=tmp_path / "root"), DiskModel())
+    assert lvis_run["provenance"]["dataset"]["name"] == "LVIS" and lvis_run["variant"] == "efficientvit.lvis"
+    custom = interactive_task("--clicks", "1", "--annotations", str(SAMPLE_DATA / "coco" / "annotations" / "instances_val2017.json"),
+                              "--images", str(SAMPLE_DATA / "coco" / "val2017"))  # fmt: skip
+    custom_run = execute(Run(task=custom, run_name="disks", out=tmp_path / "out2", data_root=tmp_path), DiskModel())
+    assert custom_run["metrics"]["per_sample"] == lvis_run["metrics"]["per_sample"]
+    with pytest.raises(Exception, match="LVIS v1 val not found"):
+        execute(Run(task=task, run_name="disks", out=tmp_path / "out3", data_root=tmp_path / "nowhere"), DiskModel())

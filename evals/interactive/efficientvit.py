@@ -13,7 +13,9 @@ Source: mit-han-lab/efficientvit de7d773, `applications/efficientvit_sam/eval_ef
   clicks gives every k <= N (the click sequence does not depend on N);
 - IoU: `intersection / (union + 1e-7) * 100` on the boolean masks at the image's resolution (`iou`).
 What is ours: the objects of an image are decoded together, `batch` at a time (one decoder call per round for all
-of them; the reference decodes one object at a time). With batch 1 the calls are the reference's own.
+of them; the reference decodes one object at a time). With batch 1 the calls are the reference's own and the
+results identical; batched, the decoder's matrix products sum in another order and a few mask pixels may flip (on
+the 42 reference objects: the same clicks, IoUs within 8e-6 percentage points; tests/test_interactive.py).
 """
 from __future__ import annotations
 

@@ -13,13 +13,14 @@ The references disagree on the protocol, so each is a named protocol (`--interac
 its reference exactly, recorded in the results and labelled in the tables:
 - `efficientvit` (default): EfficientViT-SAM's eval_efficientvit_sam_model.py with the RITM clicker
   (efficientvit.py, clicker.py).
-SAM's paper (§7.1, appendix D.1) evaluates a single point "farthest from the object boundary" and later points at
-the error regions' farthest points, multimask output with the most confident mask or the oracle: its first click is
-the RITM clicker's first click (the maximum of the distance transform of the object, padded so the image border is
-boundary), its later clicks are the RITM rule, and its "most confident" selection is `efficientvit`'s argmax of the
-predicted IoU; `efficientvit` is therefore SAM's protocol without its oracle and with every click re-sent and no
-mask fed back (SAM's paper feeds the previous low-resolution mask back, D.1). SAM's 23-dataset suite is not public
-as one download: datasets/README.md lists its datasets and sources, each read here once converted to COCO format.
+SAM's paper (§7.1, appendix D.1) places the first point "farthest from the object boundary" and each later one
+farthest from the boundary of the error region between the ground truth and the previous prediction, and reports
+the IoU after N = 1, 2, 3, 5, 9 points with the most confident of the multimask outputs (and, for one point, the
+oracle best of them): that is the RITM clicker and the mask selection of `efficientvit` (run `--clicks 9`); what
+D.1 does not say is whether earlier points are re-sent and the previous mask fed back (`efficientvit` re-sends every
+click and feeds no mask back), and its oracle selection is the `edgesam` protocol's `oracle`, not `efficientvit`'s.
+SAM's 23-dataset suite is not public as one download: datasets/README.md lists its datasets, each read here once
+converted to COCO format.
 
 A sample is an image: every object of it shares one embedding; the objects of an image are decoded together, one
 decoder call per round of clicks (`--object-batch` objects at a time). Its stored prediction holds each object's
