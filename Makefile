@@ -19,15 +19,16 @@ REGRESSION_RUN = $(PYTHON) -m evals.demo --untrained --skip latency --out result
 	$(PYTHON) run_eval.py --task bsds --model bench_png --predictions tests/data/bsds500_bench/png \
 	--data-root datasets/sample --out results/ci
 
-.PHONY: help install lock demo test test-slow test-browser tables report regression regression-baseline eval-latency eval-bsds eval-coco eval-seginw eval-davis eval-uvo eval-sod eval-mvtec
+.PHONY: help install lock demo app test test-slow test-browser tables report regression regression-baseline eval-latency eval-bsds eval-coco eval-seginw eval-davis eval-uvo eval-sod eval-mvtec
 
 help:
 	@echo "install      make .venv and install the suite with the exact versions of requirements.lock"
 	@echo "lock         remake requirements.lock from pyproject.toml (uv; needs PyPI)"
 	@echo "demo         every landed task on the bundled sample data, then the tables (CPU, minutes)"
+	@echo "app          the interactive demo on http://127.0.0.1:7860 (ARGS=\"--models repvit,mobilesam --untrained\")"
 	@echo "test         the test suite without the slow tests"
 	@echo "test-slow    only the slow tests (heavy models, full-size data)"
-	@echo "test-browser only the browser tests: the report in headless Chromium (apt-get install chromium)"
+	@echo "test-browser only the browser tests: the report and the demo in headless Chromium (apt-get install chromium)"
 	@echo "tables       render results/ into results/TABLES.md"
 	@echo "report       render results/ into results/report.html: tables, figures, examples (ARGS=\"--out D --data-root R\")"
 	@echo "regression   the fixed CI run (sample data, untrained weights) compared with $(REGRESSION_BASELINE)"
@@ -61,6 +62,9 @@ lock:
 
 demo: install
 	$(PYTHON) -m evals.demo
+
+app: install
+	$(PYTHON) app/app.py $(ARGS)
 
 test: install
 	$(PYTHON) -m pytest -q
