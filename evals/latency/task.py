@@ -7,17 +7,21 @@ iPhone 12 and a MacBook M1 Pro, we time the PyTorch / ONNX Runtime path on the d
 - mask decoder: prompt encoder + mask decoder for one point prompt with multimask output on a random embedding,
   excluding the upscaling to image size (the decoder network as the paper's mask-decoder column);
 - `warmup` untimed runs, then `runs` timed runs; the median is reported, min / max / quartiles recorded.
+`--export onnx|coreml` also writes the encoder and decoder as ONNX (checked with ONNX Runtime) or as Core ML packages
+the way RepViT-SAM's release converts them (models/coreml_export.py; timed on a Mac by benchmarks/coreml_latency.py).
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import time
 from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from ..base import Column, Dataset, Evaluator, Sample, Task
+from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
+from ..errors import UsageError
 
 if TYPE_CHECKING:  # torch is imported where it is used: the command line starts without it
     import torch
@@ -25,6 +29,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: the command line starts
     from models.prompt_model import PromptModel
 
 SECTION = "Latency (1024x1024, batch 1)"
+COREML_PRECISIONS = ("fp16", "fp32")  # the first is the default (RepViT-SAM's export scripts: --precision fp16)
 # The paper's latency table (Core ML on an iPhone 12 and a MacBook M1 Pro; OOM: out of memory on the phone) is in
 # evals/paper_results.csv (`evals.paper.paper_platforms("latency")`); the tables show it as rows of its own.
 
@@ -75,7 +80,11 @@ class LatencyTask(Task):
         group = parser.add_argument_group("latency")
         group.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")
         group.add_argument("--runs", type=int, default=10, help="timed runs of the encoder; the decoder gets 10x (default 10)")
-        group.add_argument("--export", choices=["onnx"], help="also export ONNX encoder and decoder and check them with onnxruntime")
+        group.add_argument("--export", choices=["onnx", "coreml"],
+                           help="also export the encoder and decoder: onnx (checked with onnxruntime) or coreml "
+                                "(Core ML packages as RepViT-SAM's scripts make them; needs the coreml extra)")  # fmt: skip
+        group.add_argument("--coreml-precision", choices=COREML_PRECISIONS,
+                           help="compute precision of the Core ML packages (default fp16, as RepViT-SAM's scripts)")
 
     @classmethod
     def params_from_args(cls, args: argparse.Namespace) -> dict:
@@ -83,9 +92,22 @@ class LatencyTask(Task):
         # L models), recorded with each run's timings (`encoder_input_shape`).
         params = {"batch": 1, "warmup": args.warmup, "runs": args.runs,
                   "decoder_runs": 10 * args.runs, "dtype": "float32", "export": args.export}  # fmt: skip
+        if args.coreml_precision is not None and args.export != "coreml":
+            raise UsageError("--coreml-precision is used only with --export coreml")
+        if args.export == "coreml" and (args.backend != "eager" or args.precision != "fp32"):
+            raise UsageError("--export coreml converts the PyTorch network itself, whose Core ML precision is "
+                             "--coreml-precision: drop --backend / --precision")  # fmt: skip
         if args.export:
-            params["export_dir"] = str(Path(args.out) / "latency" / "onnx")
+            params["export_dir"] = str(Path(args.out) / "latency" / args.export)
+        if args.export == "coreml":
+            params["coreml_precision"] = args.coreml_precision or COREML_PRECISIONS[0]
         return params
+
+    def requirements(self, data_root: Path) -> list[Requirement]:
+        if self.params.get("export") != "coreml":
+            return []
+        installed = lambda: importlib.util.find_spec("coremltools") is not None  # noqa: E731
+        return [Requirement("coremltools (--export coreml)", None, "pip install -e '.[coreml]'", present=installed)]
 
     def load_dataset(self, data_root: Path) -> Dataset:
         samples = [Sample("image_encoder"), Sample("mask_decoder")]
@@ -94,19 +116,27 @@ class LatencyTask(Task):
     def predict(self, model: PromptModel, sample: Sample, inputs: None) -> dict:
         import torch
 
-        from models.onnx_export import export_and_check
-
         warmup, runs = self.params["warmup"], self.params["runs"]
         with torch.inference_mode():
             if sample.id == "image_encoder":
                 image, encoder = model.encoder_example(), model.encoder
                 times = time_call(lambda: encoder(image), model.device, warmup, runs)
                 prediction = {**summarize_times(times), "encoder_input_shape": list(image.shape)}
-                if self.params["export"] == "onnx":
-                    export_dir = Path(self.params["export_dir"]) / model.provenance.get("model", "model")
-                    prediction["onnx"] = export_and_check(model, export_dir)
+                if self.params["export"]:
+                    prediction[self.params["export"]] = self.export(model)
                 return prediction
             return summarize_times(time_call(model.decode_once(), model.device, warmup, self.params["decoder_runs"]))
+
+    def export(self, model: PromptModel) -> dict:
+        """The encoder and decoder written to <export_dir>/<model>/, and what was checked of them."""
+        export_dir = Path(self.params["export_dir"]) / model.provenance.get("model", "model")
+        if self.params["export"] == "coreml":
+            from models.coreml_export import export_and_check
+
+            return export_and_check(model, export_dir, self.params["coreml_precision"])
+        from models.onnx_export import export_and_check
+
+        return export_and_check(model, export_dir)
 
     def evaluator(self) -> Evaluator:
         return LatencyEvaluator()
@@ -123,6 +153,7 @@ class LatencyEvaluator(Evaluator):
         encoder, decoder = self.parts["image_encoder"], self.parts["mask_decoder"]
         metrics = {"encoder_ms": encoder["median_ms"], "decoder_ms": decoder["median_ms"],
                    "encoder": encoder, "decoder": decoder}  # fmt: skip
-        if "onnx" in encoder:
-            metrics["onnx"] = encoder["onnx"]
+        for export in ("onnx", "coreml"):
+            if export in encoder:
+                metrics[export] = encoder[export]
         return metrics
