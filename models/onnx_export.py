@@ -5,6 +5,7 @@ decoder and mask upscaling), with the inputs and dynamic axes of segment-anythin
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from segment_anything.modeling import Sam
 from segment_anything.utils.onnx import SamOnnxModel
 
 from .backends import export_onnx
+from .errors import UnsupportedSetting
 from .prompt_model import PromptModel
 
 DECODER_INPUTS = ("image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size")
@@ -48,10 +50,10 @@ def export_and_check(model: PromptModel, directory: Path) -> dict:
     import onnxruntime
 
     if not isinstance(model.network, Sam):
-        raise ValueError(f"--export onnx knows segment_anything's Sam network; {model.provenance.get('display')} "
-                         "has another one")  # fmt: skip
+        raise UnsupportedSetting(f"--export onnx knows segment_anything's Sam network; "
+                                 f"{model.provenance.get('display')} has another one")  # fmt: skip
     directory.mkdir(parents=True, exist_ok=True)
-    sam = model.network.cpu().eval()
+    sam = copy.deepcopy(model.network).cpu().eval()  # a copy: the model keeps its device for what follows
     image = model.encoder_example(seed=1).cpu()
     encoder_path = export_onnx(sam.image_encoder, (image,), directory / "image_encoder.onnx", ["image"], ["embedding"])
     decoder_path = export_decoder(sam, directory / "mask_decoder.onnx")
