@@ -52,6 +52,14 @@ class SamPromptModel(PromptModel):
         check_image(image)
         self.predictor.set_image(image, image_format="RGB")
 
+    @torch.inference_mode()
+    def set_resized_image(self, image: torch.Tensor, original_size: tuple[int, int]) -> None:
+        """`set_image` for an image its caller resized: 1 x 3 x h x w float RGB (0..255), longest side the encoder's
+        input size, from an image of `original_size` (H, W). For protocols whose reference resizes with its own
+        operation (EdgeSAM's evaluation: torch's antialiased bilinear interpolation of the float image, where
+        SamPredictor resizes the uint8 image with PIL); normalisation and padding are the model's, as in set_image."""
+        self.predictor.set_torch_image(image.to(self.device), tuple(original_size))
+
     @property
     def image_size(self) -> tuple[int, int]:
         return self.predictor.original_size
@@ -67,15 +75,21 @@ class SamPromptModel(PromptModel):
         boxes: np.ndarray | None = None,
         mask_input: torch.Tensor | None = None,
         multimask_output: bool = True,
+        input_frame: bool = False,
     ) -> MaskPrediction:
+        """PromptModel.predict; `input_frame`: point_coords and boxes are already in the encoder's input frame (the
+        resized image, before padding), as the prompt encoder takes them, and are not transformed (for protocols
+        that sample prompts in that frame: a round trip through original coordinates is not exact in float32)."""
         transform, device = self.predictor.transform, self.device
         size = self.predictor.original_size
         coords = labels = box = None
         if point_coords is not None:
-            coords = transform.apply_coords_torch(torch.as_tensor(point_coords, dtype=torch.float, device=device), size)
+            coords = torch.as_tensor(point_coords, dtype=torch.float, device=device)
+            coords = coords if input_frame else transform.apply_coords_torch(coords, size)
             labels = torch.as_tensor(point_labels, dtype=torch.int, device=device)
         if boxes is not None:
-            box = transform.apply_boxes_torch(torch.as_tensor(boxes, dtype=torch.float, device=device), size)
+            box = torch.as_tensor(boxes, dtype=torch.float, device=device)
+            box = box if input_frame else transform.apply_boxes_torch(box, size)
         if mask_input is not None:
             mask_input = mask_input.to(device)
         logits, iou, low_res = self.predictor.predict_torch(

@@ -288,3 +288,23 @@ def test_lvis_layout_and_any_coco_format_set(tmp_path):
     assert custom_run["metrics"]["per_sample"] == lvis_run["metrics"]["per_sample"]
     with pytest.raises(Exception, match="LVIS v1 val not found"):
         execute(Run(task=task, run_name="disks", out=tmp_path / "out3", data_root=tmp_path / "nowhere"), DiskModel())
+
+
+@pytest.mark.slow
+def test_edgesam_protocol_through_the_task_resumes_and_freezes(tmp_path):
+    """`--interactive-protocol edgesam` on the sample with SAM's decoder behind a toy encoder: every non-crowd object
+    gets the mask-centre click and one random refinement click, seeded per image, so a second run (and a run from
+    its own prompt file) gives the same numbers."""
+    from tests.fakes import toy_prompt_model
+
+    prompts = tmp_path / "prompts.json"
+    argv = ("--interactive-protocol", "edgesam", "--prompt-types", "point", "--edgesam-refine-iter", "2")
+    first = run(interactive_task(*argv, "--export-prompts", str(prompts)), tmp_path / "a", toy_prompt_model())
+    assert first["variant"] == "edgesam-mask-center-1-seed0" and first["metrics"]["objects"] == 21
+    assert "click2_mIoU" in first["metrics"] and "box_mIoU" not in first["metrics"]
+    again = run(interactive_task(*argv), tmp_path / "b", toy_prompt_model())
+    assert again["metrics"]["per_sample"] == first["metrics"]["per_sample"]
+    frozen = run(interactive_task(*argv, "--prompts", str(prompts)), tmp_path / "c", toy_prompt_model())
+    assert frozen["metrics"]["per_sample"] == first["metrics"]["per_sample"]
+    with pytest.raises(Exception, match="not both"):
+        interactive_task("--interactive-protocol", "edgesam")

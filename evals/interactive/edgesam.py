@@ -1,53 +1,54 @@
 """The `edgesam` protocol: point / box prompt mIoU as EdgeSAM's evaluation script runs it.
 
-Source: chongzhou96/EdgeSAM b53372c, `evaluation/eval_mIoU.py` (`main`, run as scripts/eval_mIoU.sh runs COCO:
+Source: chongzhou96/EdgeSAM b53372c, `evaluation/eval_mIoU.py` (`main`, as scripts/eval_mIoU.sh runs COCO:
 --dataset coco --img-bs 1 --max-prompt-bs -1), its dataset `training/data/coco_dataset.py` (`COCODataset`,
-load_gt_mask=True, fix_seed=True, no sorting or area filter) and `edge_sam/utils/common.py` (`sample_point_in_mask`,
+load_gt_mask=True, fix_seed=True, no sorting, no area filter) and `edge_sam/utils/common.py` (`sample_point_in_mask`,
 `get_centroid_from_mask` with kornia 0.7.1's `distance_transform`, `cal_iou`, `xywh2xyxy`). Each choice, with the
 lines it follows (eval_mIoU.py unless named):
-- objects: an image's annotations without `iscrowd` (coco_dataset.py 67-68), in file order; images with none are
-  not in their dataset (79-93: `dataset_images` gives its order and indices). With `max_prompts` > 0 and more
-  annotations than that, `max_prompts` rows are drawn WITH replacement after reseeding torch's generator with the
-  image's dataset index (coco_dataset.py 170-177: duplicates are prompted, and recorded, twice);
-- the frame: the image resized to longest side 1024 (`ResizeLongestSide.get_preprocess_shape`) by torch's
-  antialiased bilinear interpolation of the float image (coco_dataset.py 148, `apply_image_torch`), normalised and
-  zero-padded to 1024 x 1024 (151). SamPredictor.set_image resizes the uint8 image with PIL instead, which gives
-  another embedding, so the model is given the resized image (`SamPromptModel.set_resized_image`);
-- the ground truth: the annotation's mask (pycocotools, `Instance.mask`) resized to the frame by NEAREST
-  interpolation (coco_dataset.py 150, `apply_masks_torch`) and zero-padded (153); for the IoU it goes back to the
-  image's size by BILINEAR interpolation of the unpadded part, `> 0` (344-357), so it is not the annotation's mask;
-- the box: COCO [x, y, w, h] scaled to the frame in float32 (coco_dataset.py 149, `apply_boxes_torch`), then
-  [x, y, x + w, y + h] (178, `xywh2xyxy`);
-- the first click (label 1): `mask-center`, the first pixel in row-major order at the maximum of kornia's
-  approximate distance transform of the frame's mask (194-197, `get_centroid_from_mask`: see `mask_center`);
-  `mask-rand`, a uniformly drawn pixel of the frame's mask (176-184: `random.randint` over `nonzero()`, Python's
-  generator, which their script never seeds; here `random.Random(seed)`); `box-center` (their option, with their
-  bug) x = (x0 + y0) / 2 and y = (x1 + y1) / 2 of the frame's box (185-192), and the box is then not given;
-  `box-center-fixed` (ours) the box's true centre ((x0 + x1) / 2, (y0 + y1) / 2);
-- each refinement (iteration >= 1, 298-314): the valid region (the unpadded frame, 289-295), the ground truth and
-  the previous prediction all at the decoder's 256 x 256 (bilinear, `> 0`, times the bilinear-resized valid region:
-  a fractional valid value at the frame's edge makes a pixel a false positive but never a false negative); one
-  pixel drawn uniformly (torch's generator: `torch.randint`) among false positives (label 0) and false negatives
-  (label 1) in row-major order, scaled by 4 to the frame; where fewer than 10 are wrong, the point (0, 0) with
-  label -2, which EdgeSAM's prompt encoder embeds as zeros (common.py sample_point_in_mask); every click so far is
-  given, no mask input; a box prompt keeps its box;
-- masks per prompt: EdgeSAM's `num_multimask_outputs` 1 (token 0), 3 (tokens 1-3), 4 (all) (330-337);
-  `multimask_select` score (highest predicted IoU, the first on ties) or area (most positive low-res pixels), or
-  oracle (none chosen: the IoU is the best of the masks', 360-361, and the next click is sampled from the first
-  mask's errors); with 1 mask nothing is chosen;
-- the IoU: the chosen mask(s) upscaled to 1024, cropped, resized to the image (`Sam.postprocess_masks`, which
-  `predict` applies), `> 0`, against the ground truth above: intersection / union in float32 (`cal_iou`), NaN where
-  the union is empty: their mean drops NaN (386-388; the records hold None);
-- randomness (214, 176-184, coco_dataset.py 174): one torch generator for the run, seeded `seed` (their 0), one draw
-  by the DataLoader's iterator, reseeded per image as above, then one `randint` per refined prompt; one Python
-  generator for mask-rand. Their single-process run passes both through the images in dataset order: give one
-  `EdgeSamRandom` to every `run_edgesam` call, in that order, to reproduce it (their 8-process runs draw 8 streams).
-What is ours: prompts on an empty frame mask (their mask-rand stops with a ValueError) get the click (0, 0), as
-their mask-center gives; frozen clicks (prompt files) replace the sampled clicks and draw nothing.
-Frames: their prompts live in the 1024 frame and go straight into the prompt encoder; they are given to the model
-as they are (`predict(input_frame=True)`: a round trip through original coordinates is not exact in float32). The
-records give them in original image coordinates: x / (new_w / W), y / (new_h / H), the inverse of SAM's
-`apply_coords`; a prompt file's clicks go back as float32(x * (new_w / W)), exactly the frame's value.
+- objects: an image's annotations without `iscrowd` (coco_dataset.py 64), in file order; an image with none is not
+  in their dataset (`dataset_images`: its order and indices). With `max_prompts` > 0 and more annotations than that,
+  `max_prompts` rows are drawn WITH replacement after reseeding torch's generator with the image's dataset index
+  (coco_dataset.py 174-178): duplicates are prompted, and recorded, twice;
+- the frame: the image resized to longest side 1024 (`get_preprocess_shape`) by torch's antialiased bilinear
+  interpolation of the float image (coco_dataset.py 147, `apply_image_torch`), normalised and zero-padded to
+  1024 x 1024 (154). SamPredictor.set_image resizes the uint8 image with PIL instead, which gives another
+  embedding, so the model gets the resized image (`SamPromptModel.set_resized_image`);
+- the ground truth: the annotation's mask (`Instance.mask`, pycocotools as coco_dataset.py 112-126) resized to the
+  frame by NEAREST interpolation (150, `apply_masks_torch`) and zero-padded (156); for the IoU its unpadded part goes
+  back to the image's size by BILINEAR interpolation, `> 0` (457-466): it is not the annotation's mask;
+- the box: COCO [x, y, w, h] scaled to the frame in float32 (coco_dataset.py 148, `apply_boxes_torch`), then
+  [x, y, x + w, y + h] (183, `xywh2xyxy`);
+- the first click (label 1, point prompts): `mask-center`, the first pixel in row-major order at the maximum of
+  kornia's approximate distance transform of the frame's mask (323-326, `get_centroid_from_mask`: `mask_center`);
+  `mask-rand`, a uniformly drawn pixel of the frame's mask (306-315: `random.randint` over `nonzero()`, from
+  Python's generator, which their script never seeds; here `random.Random(seed)`); `box-center`, their option with
+  their bug: x = (x0 + y0) / 2, y = (x1 + y1) / 2 of the frame's box (316-322), the box itself not given;
+  `box-center-fixed` (ours): the box's centre ((x0 + x1) / 2, (y0 + y1) / 2). A box prompt has no first click
+  (`point_from` is then unused);
+- each refinement (iteration >= 1, 397-413): the valid region (the unpadded frame, 381-387), the ground truth and
+  the previous prediction at the decoder's 256 x 256 (bilinear, `> 0`, times the bilinear-resized valid region: a
+  fractional valid value at the frame's edge makes a pixel a false positive but never a false negative); one pixel
+  drawn uniformly (`torch.randint`) among the false positives (label 0) and false negatives (label 1) in row-major
+  order, times 4 to the frame (408-409); where fewer than 10 are wrong (common.py 158), the point (0, 0) with label
+  -2, which EdgeSAM's prompt encoder embeds as zeros (prompt_encoder.py 91; our EdgeSAM family does too). Every
+  click so far is given, no mask input; a box prompt keeps its box;
+- masks per prompt: EdgeSAM's `num_multimask_outputs` 1 (token 0), 3 (tokens 1-3), 4 (all) (425); with more than
+  one, `multimask_select` score (highest predicted IoU, the first on ties), area (most positive low-res pixels), or
+  oracle (none chosen: the IoU is the best of the masks' (470) and the next click comes from the first mask's
+  errors) (429-438);
+- the IoU: the chosen mask(s) upscaled to 1024, cropped, resized to the image, `> 0` (441-465: `Sam.
+  postprocess_masks`, which `predict` applies), against the ground truth above: intersection / union in float32
+  (`cal_iou`), NaN where the union is empty, which their mean drops (526; the records hold None);
+- randomness: one torch generator for the run, seeded `seed` (their `torch.manual_seed(0)`, 269), one draw by the
+  DataLoader's iterator (271), reseeded per image as above, then one `randint` per refined prompt; one Python
+  generator for mask-rand. Their single-process run passes both through the images in dataset order: one
+  `EdgeSamRandom` given to every `run_edgesam` call in that order reproduces it (their 8-process runs draw 8 streams).
+What is ours: a prompt whose frame mask is empty gets the click (0, 0) with mask-rand too, as mask-center gives it
+(their randint(0, -1) raises); frozen clicks (a prompt file's) replace the sampled ones and draw nothing.
+Frames: their prompts live in the 1024 frame and go straight into the prompt encoder; they reach the model as they
+are (`predict(input_frame=True)`: a round trip through original coordinates is not exact in float32). The records
+give them in original image coordinates, x / (new_w / W) and y / (new_h / H) (the inverse of SAM's `apply_coords`);
+a prompt file's clicks go back as float32(x * (new_w / W)), exactly the frame's value.
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -63,6 +65,7 @@ import torch
 from segment_anything.utils.transforms import ResizeLongestSide
 from torch.nn import functional as F
 
+from ..images import open_pil
 from .instances import AnnotatedImage, Instance
 
 if TYPE_CHECKING:
@@ -83,13 +86,13 @@ RESIZE = ResizeLongestSide(FRAME)  # their edge_sam/utils/transforms.py ResizeLo
 
 @dataclass(frozen=True)
 class EdgeSamParams:
-    prompt: str = "point"  # --prompt-types point | box
-    point_from: str = "mask-center"  # --point-from (point prompts)
-    refine_iter: int = 3  # --refine-iter: their COCO runs use 3 (the script's default is 1)
-    num_multimask_outputs: int = 1  # --num-multimask-outputs 1 | 3 | 4
-    multimask_select: str = "score"  # --multimask-select (with more than one mask)
-    seed: int = 0  # torch.manual_seed(0) in main; Python's generator (mask-rand) is seeded with it too
-    max_prompts: int = -1  # --max-prompt-bs: their COCO runs -1 (all); their SA-1B runs 64
+    prompt: str = "point"  # --prompt-types point | box (110, applied 328-331); one of them, not both
+    point_from: str = "mask-center"  # --point-from (118, applied 306-326), or ours "box-center-fixed"
+    refine_iter: int = 3  # --refine-iter (80): scripts/eval_mIoU.sh's COCO runs 3 (the script's default is 1)
+    num_multimask_outputs: int = 1  # --num-multimask-outputs 1 | 3 | 4 (94, applied 425)
+    multimask_select: str = "score"  # --multimask-select score | area | oracle (102, applied 429-438)
+    seed: int = 0  # torch.manual_seed(0) (269); Python's generator (mask-rand, never seeded there) gets it too
+    max_prompts: int = -1  # --max-prompt-bs (56, coco_dataset.py 174-178): COCO runs -1 (all), SA-1B runs 64
 
     def __post_init__(self):
         for name, value, allowed in (("prompt", self.prompt, PROMPTS), ("point_from", self.point_from, POINT_FROM),
@@ -116,15 +119,27 @@ def dataset_images(images: Sequence[AnnotatedImage]) -> list[tuple[int, Annotate
     return list(enumerate(kept))
 
 
-def protocol_problem(model) -> str | None:
-    """Why `model` cannot run this protocol exactly, or None."""
-    takes_frame = hasattr(model, "set_resized_image") and "input_frame" in inspect.signature(model.predict).parameters
-    if not takes_frame:
-        return (f"{type(model).__name__} takes prompts in original image coordinates only; the edgesam protocol "
-                "gives the image resized and the prompts in the 1024 frame (SamPromptModel.set_resized_image, "
+def read_image(path: Path) -> np.ndarray:
+    """H x W x 3 uint8 RGB as their dataset reads an image (coco_dataset.py 98-100): PIL, convert("RGB"), no EXIF
+    rotation (read_rgb's OpenCV decoding may differ)."""
+    return np.asarray(open_pil(path).convert("RGB"))
+
+
+def protocol_problem(model: PromptModel, params: EdgeSamParams) -> str | None:
+    """Why `model` cannot run this protocol as `params` set it, or None."""
+    name = type(model).__name__
+    if not hasattr(model, "set_resized_image") or "input_frame" not in inspect.signature(model.predict).parameters:
+        return (f"{name} takes prompts in original image coordinates only; the edgesam protocol gives the image "
+                "resized and the prompts in the 1024 frame (SamPromptModel.set_resized_image, "
                 "predict(input_frame=True))")  # fmt: skip
-    if model.capabilities.encoder_input_size != FRAME:
-        return f"the edgesam protocol's frame is {FRAME} pixels; this model's input is {model.capabilities.encoder_input_size}"
+    capabilities = model.capabilities
+    if capabilities.encoder_input_size != FRAME:
+        return f"the edgesam protocol's frame is {FRAME} pixels; {name}'s input is {capabilities.encoder_input_size}"
+    count, given = params.num_multimask_outputs, capabilities.multimask_outputs
+    single = capabilities.single_mask_output
+    if not (count == given or (count == 1 and single) or (count == 4 and given == 3 and single)):
+        return (f"num_multimask_outputs {count}: {name} gives {given} masks per prompt"
+                + ("" if single else " and no single mask"))  # fmt: skip
     return None
 
 
@@ -142,7 +157,7 @@ def run_edgesam(
     box: [x0, y0, x1, y1] (original coordinates) or None}``. `random_state`: the run's generators (a fresh
     EdgeSamRandom(params.seed) if None); `dataset_index`: the image's index in `dataset_images` (reseeds the
     generator where `max_prompts` samples)."""
-    problem = protocol_problem(model)
+    problem = protocol_problem(model, params)
     if problem:
         raise ValueError(problem)
     objects = [instance for instance in instances if not instance.iscrowd]
@@ -152,7 +167,7 @@ def run_edgesam(
     objects = _sample_objects(objects, params.max_prompts, dataset_index, state.torch)
     frame = Frame(*image.shape[:2])
     frozen = _frozen_clicks(objects, frozen_clicks or {}, params, frame)
-    pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    pixels = torch.tensor(image).permute(2, 0, 1)[None].float()
     with torch.inference_mode():
         model.set_resized_image(frame.resize(pixels), (frame.height, frame.width))
         truth = frame.masks(objects)
@@ -233,7 +248,8 @@ class Frame:
 
     def to_frame(self, x: float, y: float) -> tuple[float, float]:
         """The inverse of `to_original`, exact for every float32 frame coordinate."""
-        return float(np.float32(x * (self.new_width / self.width))), float(np.float32(y * (self.new_height / self.height)))
+        x, y = np.float32(x * (self.new_width / self.width)), np.float32(y * (self.new_height / self.height))
+        return float(x), float(y)
 
 
 def _sample_objects(objects: list[Instance], max_prompts: int, dataset_index: int, generator: torch.Generator):
@@ -264,7 +280,7 @@ def _frozen_clicks(objects, given: dict, params: EdgeSamParams, frame: Frame) ->
     return frozen
 
 
-def _first_clicks(point_from: str, truth: torch.Tensor, boxes: torch.Tensor, frozen: list, python_random) -> torch.Tensor:
+def _first_clicks(point_from: str, truth: torch.Tensor, boxes: torch.Tensor, frozen: list, python_random):
     """N x 1 x 2 float32 frame coordinates of the first (positive) click."""
     if point_from == "box-center":  # their line: x from (x0 + y0), y from (x1 + y1)
         centers = torch.stack([(boxes[:, 0] + boxes[:, 1]) / 2, (boxes[:, 2] + boxes[:, 3]) / 2], dim=1)
@@ -352,21 +368,26 @@ def _refine_clicks(low_res, truth_low, valid_low, frozen: list, click: int, gene
 
 
 def _decode(model: PromptModel, count: int, points, labels, box) -> MaskPrediction:
-    """`count` masks per prompt in EdgeSAM's token order; 4 from a model that gives 3 (SAM's decoder computes all
-    four tokens in every call): its single mask, then its three."""
+    """`count` masks per prompt in EdgeSAM's token order. 4: EdgeSAM's own output where the model is EdgeSAM's
+    (`configure`, one decoder pass), else the model's single mask then its three (SAM's decoder computes all four
+    tokens in every call, so the values are the same)."""
     prompts = dict(point_coords=points, point_labels=None if labels is None else labels.int(), boxes=box,
                    input_frame=True)  # fmt: skip
+    given = model.capabilities.multimask_outputs
+    if count == 4 and given != 4 and hasattr(model, "configure"):
+        model.configure(num_multimask_outputs=4)
+        try:
+            return model.predict(**prompts, multimask_output=True)
+        finally:
+            model.configure(num_multimask_outputs=given)
+    if count == given:
+        return model.predict(**prompts, multimask_output=True)
+    single = model.predict(**prompts, multimask_output=False)
     if count == 1:
-        return model.predict(**prompts, multimask_output=False)
+        return single
     several = model.predict(**prompts, multimask_output=True)
-    if several.iou.shape[1] == count:
-        return several
-    if count == 4 and several.iou.shape[1] == 3:
-        single = model.predict(**prompts, multimask_output=False)
-        return type(several)(*(torch.cat([a, b], dim=1) for a, b in
-                               ((single.logits, several.logits), (single.iou, several.iou),
-                                (single.low_res, several.low_res))))  # fmt: skip
-    raise ValueError(f"the model gives {several.iou.shape[1]} masks per prompt; the protocol asks for {count}")
+    joined = (torch.cat([getattr(single, f), getattr(several, f)], dim=1) for f in ("logits", "iou", "low_res"))
+    return type(several)(*joined)
 
 
 def _select(prediction: MaskPrediction, params: EdgeSamParams) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,7 +22,7 @@ def draw(annotated: AnnotatedImage, objects: list[dict]) -> dict[str, np.ndarray
     shown = sorted(range(len(objects)), key=lambda i: -objects[i]["area"])[:MAX_SHOWN]
     instances = {instance.annotation_id: instance for instance in annotated.instances}
     panels = {}
-    clicked = [i for i in shown if objects[i]["mask"] is not None]
+    clicked = [i for i in shown if objects[i].get("mask") is not None]
     if clicked:
         out = visual.overlay_masks(rgb, [decode_mask(objects[i]["mask"]) for i in clicked], clicked)
         for i in clicked:
@@ -32,7 +32,7 @@ def draw(annotated: AnnotatedImage, objects: list[dict]) -> dict[str, np.ndarray
         mean = np.mean([objects[i]["ious"][-1] for i in clicked])
         panels[f"after {len(objects[clicked[0]]['clicks'])} clicks (dots positive, rings negative; mean IoU "
                f"{mean:.1f}%)"] = out  # fmt: skip
-    boxed = [i for i in shown if objects[i]["box_mask"] is not None]
+    boxed = [i for i in shown if objects[i].get("box_mask") is not None]
     if boxed:
         out = visual.overlay_masks(rgb, [decode_mask(objects[i]["box_mask"]) for i in boxed], boxed)
         mean = np.mean([objects[i]["box_iou"] for i in boxed])

@@ -58,8 +58,8 @@ def read_prompt_file(path: Path) -> tuple[dict, dict[int, dict[int, FrozenPrompt
             if box is not None and not (isinstance(box, list) and len(box) == 4 and all(is_number(v) for v in box)):
                 raise DataError(f"{where}: box {str(box)[:80]} is not [x0, y0, x1, y1]")
             if not isinstance(clicks, list) or not all(_is_click(c) for c in clicks):
-                raise DataError(f"{where}: clicks {str(clicks)[:80]} are not [[x, y, label], ...] with integer "
-                                "pixels and label 0 or 1")  # fmt: skip
+                raise DataError(f"{where}: clicks {str(clicks)[:80]} are not [[x, y, label], ...] with pixel "
+                                "coordinates and label 1, 0 or -2")  # fmt: skip
             frozen.setdefault(int(image_id), {})[int(annotation_id)] = FrozenPrompts(
                 tuple(box) if box is not None else None, tuple(tuple(c) for c in clicks))
     return content.get("made_by", {}), frozen
@@ -72,5 +72,7 @@ def _items(path: Path, mapping, where: str):
 
 
 def _is_click(click) -> bool:
-    return (isinstance(click, list) and len(click) == 3 and all(isinstance(v, int) and not isinstance(v, bool) for v in click)
-            and click[2] in (0, 1) and click[0] >= 0 and click[1] >= 0)  # fmt: skip
+    """[x, y, label]: pixel coordinates (integers for the RITM clicker, fractions for EdgeSAM's 1024-frame clicks
+    mapped back), label 1 positive, 0 negative, -2 ignored (EdgeSAM's, where too few pixels are wrong)."""
+    return (isinstance(click, list) and len(click) == 3 and all(is_number(v) for v in click)
+            and click[2] in (0, 1, -2) and click[0] >= 0 and click[1] >= 0)  # fmt: skip

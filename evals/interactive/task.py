@@ -12,7 +12,14 @@
 The references disagree on the protocol, so each is a named protocol (`--interactive-protocol`) that reproduces
 its reference exactly, recorded in the results and labelled in the tables:
 - `efficientvit` (default): EfficientViT-SAM's eval_efficientvit_sam_model.py with the RITM clicker
-  (efficientvit.py, clicker.py).
+  (efficientvit.py, clicker.py);
+- `edgesam`: EdgeSAM's evaluation/eval_mIoU.py (edgesam.py): a first point from the mask's centre, a random mask
+  pixel or the box's centre (`--edgesam-point-from`), or the box (`--prompt-types box`), then `--edgesam-refine-iter`
+  - 1 refinement clicks drawn at random in the error region at the decoder's resolution, 1 / 3 / 4 masks with score,
+  area or oracle selection. Its random draws are seeded per image (`--seed`), so that a run resumes and shards
+  image by image; EdgeSAM's single-process run draws one stream across images, which edgesam.py reproduces exactly
+  when given the images in order (tests/test_interactive_edgesam.py). With a box, the first IoU is the box's and
+  the later ones the refinement clicks'.
 SAM's paper (§7.1, appendix D.1) places the first point "farthest from the object boundary" and each later one
 farthest from the boundary of the error region between the ground truth and the previous prediction, and reports
 the IoU after N = 1, 2, 3, 5, 9 points with the most confident of the multimask outputs (and, for one point, the
@@ -52,10 +59,11 @@ if TYPE_CHECKING:
     from models.registry import Capabilities
 
 SECTION = "Prompt mIoU (interactive segmentation)"
-PROTOCOLS = ("efficientvit",)
-PROTOCOL_LABELS = {"efficientvit": "EfficientViT-SAM protocol, RITM clicks"}
+PROTOCOLS = ("efficientvit", "edgesam")
+PROTOCOL_LABELS = {"efficientvit": "EfficientViT-SAM protocol, RITM clicks", "edgesam": "EdgeSAM protocol"}
 PROMPT_TYPES = ("box", "point")
 DATASETS = ("coco", "lvis")
+EDGESAM_POINT_FROM = ("mask-center", "mask-rand", "box-center", "box-center-fixed")  # edgesam.POINT_FROM (no torch here)
 DEFAULT_CLICKS = 5  # EfficientViT-SAM's tables: 1, 3 and 5 clicks
 DEFAULT_OBJECT_BATCH = 16  # objects per decoder call; memory only: 16 x 3 masks at the image's size
 LVIS_ANNOTATIONS = Path("lvis") / "lvis_v1_val.json"
@@ -99,6 +107,17 @@ class InteractiveTask(Task):
                            help="a prompt file (--export-prompts): its boxes and clicks replace the protocol's")
         group.add_argument("--export-prompts", type=Path, metavar="FILE",
                            help="write every object's box and clicks, as made, to FILE")
+        group.add_argument("--edgesam-point-from", choices=EDGESAM_POINT_FROM, default="mask-center",
+                           help="edgesam: the first point (box-center is EdgeSAM's, with its x/y mix-up; "
+                                "box-center-fixed the true centre) (default mask-center)")  # fmt: skip
+        group.add_argument("--edgesam-refine-iter", type=int, default=3,
+                           help="edgesam: decoder passes, each after the first with one more random click in the "
+                                "error region (default 3, EdgeSAM's COCO runs)")  # fmt: skip
+        group.add_argument("--edgesam-masks", type=int, choices=(1, 3, 4), default=1,
+                           help="edgesam: masks per prompt (EdgeSAM's --num-multimask-outputs) (default 1)")
+        group.add_argument("--edgesam-select", choices=("score", "area", "oracle"), default="score",
+                           help="edgesam: which of several masks (oracle: the best by the ground truth) (default score)")
+        group.add_argument("--seed", type=int, default=0, help="edgesam: the seed of its random draws (default 0)")
         group.add_argument("--object-batch", type=int, default=DEFAULT_OBJECT_BATCH,
                            help=f"objects per mask-decoder call (default {DEFAULT_OBJECT_BATCH})")
 
@@ -118,6 +137,14 @@ class InteractiveTask(Task):
             "dataset": "custom" if args.annotations is not None else args.interactive_data,
             "export_prompts": str(args.export_prompts) if args.export_prompts else None,
         }
+        if args.interactive_protocol == "edgesam":
+            if len(params["prompt_types"]) != 1:
+                raise UsageError("--interactive-protocol edgesam prompts with a point or a box, not both: give "
+                                 "--prompt-types point or --prompt-types box")  # fmt: skip
+            params.update(clicks=args.edgesam_refine_iter, edgesam={
+                "prompt": params["prompt_types"][0], "point_from": args.edgesam_point_from,
+                "refine_iter": args.edgesam_refine_iter, "num_multimask_outputs": args.edgesam_masks,
+                "multimask_select": args.edgesam_select, "seed": args.seed, "max_prompts": -1})  # fmt: skip
         if args.annotations is not None:
             params.update(annotations=str(args.annotations), images=str(args.images))
         if args.prompts is not None:
@@ -127,6 +154,10 @@ class InteractiveTask(Task):
 
     def variant(self) -> str:
         parts = [self.params["protocol"], None if self.params["dataset"] == "coco" else self.params["dataset"]]
+        if self.params["protocol"] == "edgesam":
+            e = self.params["edgesam"]
+            parts[0] = f"edgesam-{e['prompt'] if e['prompt'] == 'box' else e['point_from']}-{e['num_multimask_outputs']}" \
+                       f"{e['multimask_select'] if e['num_multimask_outputs'] > 1 else ''}-seed{e['seed']}"
         if self.params.get("prompts_file"):
             parts.append("frozen-prompts")
         return ".".join(p for p in parts if p)
@@ -142,6 +173,8 @@ class InteractiveTask(Task):
 
     def capability_problems(self, capabilities: Capabilities) -> list[str]:
         problems = []
+        if self.params["protocol"] == "edgesam":
+            return problems  # checked on the model itself (edgesam.protocol_problem) at its first image
         if "box" in self.params["prompt_types"] and not capabilities.boxes:
             problems.append("box prompts (the ground-truth box of each object)")
         if capabilities.multimask_outputs < 3:
@@ -196,18 +229,37 @@ class InteractiveTask(Task):
         return files + ([Path(self.params["prompts_file"])] if self.params.get("prompts_file") else [])
 
     def load_inputs(self, sample: Sample) -> np.ndarray:
+        if self.params["protocol"] == "edgesam":
+            from .edgesam import read_image  # PIL, as EdgeSAM's dataset reads
+
+            return read_image(sample.data.image.path)
         return read_rgb(sample.data.image)
 
     def predict(self, model: PromptModel, sample: Sample, image: np.ndarray) -> dict:
-        from .efficientvit import run_efficientvit
-
         annotated: AnnotatedImage = sample.data
         params = self.params
-        model.set_image(image)
         frozen = getattr(self, "_frozen", {}).get(annotated.image.image_id)
+        if params["protocol"] == "edgesam":
+            return {"model": model.provenance.get("model"), "objects": self._edgesam(model, annotated, image, frozen)}
+        from .efficientvit import run_efficientvit
+
+        model.set_image(image)
         objects = run_efficientvit(model, annotated.instances, annotated.image.height, annotated.image.width,
                                    params["prompt_types"], params["clicks"], params["object_batch"], frozen)  # fmt: skip
         return {"model": model.provenance.get("model"), "objects": objects}
+
+    def _edgesam(self, model, annotated: AnnotatedImage, image: np.ndarray, frozen) -> list[dict]:
+        """EdgeSAM's records in this task's form: with a box, its first IoU is the box's (`box_iou`)."""
+        from .edgesam import EdgeSamParams, EdgeSamRandom, run_edgesam
+
+        params = EdgeSamParams(**self.params["edgesam"])
+        given = {aid: list(p.clicks) for aid, p in frozen.items()} if frozen else None
+        records = run_edgesam(model, image, annotated.instances, params, given, EdgeSamRandom(params.seed))
+        for record in records:
+            boxed = params.prompt == "box"
+            record.update(box_iou=record["ious"][0] if boxed else None, ious=record["ious"][1:] if boxed else record["ious"],
+                          mask=None, box_mask=None)  # fmt: skip
+        return records
 
     def evaluator(self) -> Evaluator:
         export = self.params.get("export_prompts")

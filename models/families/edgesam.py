@@ -28,6 +28,9 @@ What reproduces which official file:
   transforms as SAM's; what differs:
   * `num_multimask_outputs` 1, 3 or 4 instead of SAM's bool: 3 = SAM's multimask output (mask tokens 1-3), 1 = the
     single-mask token 0, 4 = all four tokens (token 0 first). The official `predict` defaults to 3;
+  * point label -2 (a point to ignore: EdgeSAM's evaluation gives one where it finds too few wrong pixels to sample
+    a refinement click) embeds as a zero token, as EdgeSAM's `PromptEncoder._embed_points` makes it (SAM's adds
+    the point's positional encoding);
   * `use_stability_score`: replaces the decoder's predicted IoU by the stability score of the 256x256 low-res
     logits (threshold 0, offset 1.0). EdgeSAM did not distil the IoU head, so the official README recommends the
     stability score for choosing a mask (its web demo asks for 4 masks scored by stability). The official
@@ -103,6 +106,8 @@ class EdgeSamPredictor(SamPredictor):
             raise RuntimeError("An image must be set with .set_image(...) before mask prediction.")
         points = (point_coords, point_labels) if point_coords is not None else None
         sparse, dense = self.model.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
+        if point_labels is not None:  # label -2, a point to ignore, embeds as zeros (prompt_encoder.py:91)
+            sparse[:, : point_labels.shape[1]][point_labels == -2] = 0.0
         num_masks = self.num_multimask_outputs if multimask_output else 1
         low_res, scores = decode(self.model, self.features, sparse, dense, num_masks)
         if self.use_stability_score:
