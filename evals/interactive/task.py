@@ -250,9 +250,11 @@ class InteractiveTask(Task):
 
     def _edgesam(self, model, annotated: AnnotatedImage, image: np.ndarray, frozen) -> list[dict]:
         """EdgeSAM's records in this task's form: with a box, its first IoU is the box's (`box_iou`)."""
-        from .edgesam import EdgeSamParams, EdgeSamRandom, run_edgesam
+        from .edgesam import EdgeSamParams, EdgeSamRandom, protocol_problem, run_edgesam
 
         params = EdgeSamParams(**self.params["edgesam"])
+        if problem := protocol_problem(model, params):  # at the first image: the check needs the model itself
+            raise UsageError(f"--interactive-protocol edgesam: {problem}")
         given = {aid: list(p.clicks) for aid, p in frozen.items()} if frozen else None
         records = run_edgesam(model, image, annotated.instances, params, given, EdgeSamRandom(params.seed))
         for record in records:
