@@ -339,6 +339,13 @@ def test_osvos_results_reproduce_the_official_evaluation(tmp_path):
     assert metrics["J"] == pytest.approx(100 * expected["J-Mean"], abs=1e-9)
     assert metrics["F"] == pytest.approx(100 * expected["F-Mean"], abs=1e-9)
     assert metrics["J-Decay"] == pytest.approx(100 * expected["J-Decay"], abs=1e-9)
+    # per object, grouped by sequence: their mean is the official number, and its interval holds it
+    per_sample = metrics["per_sample"]
+    assert per_sample["group"] == [name.rsplit("_", 1)[0] for name in per_sample["id"]]
+    for key in ("J&F", "J", "F"):
+        assert np.mean(per_sample[key]) == pytest.approx(metrics[key], abs=1e-9)
+        low, high = metrics[f"{key}_ci95"]
+        assert low <= metrics[key] <= high and low < high
     assert results["provenance"]["protocol"] == {"masks_from": "predictions", "predictions_dir": str(osvos)}
 
 

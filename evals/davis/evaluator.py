@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import Evaluator, Sample
+from ..bootstrap import mean_interval
 from .evaluate import GLOBAL_MEASURES, SequenceScores, aggregate, count_objects, score_sequence
 from .io import MissingResultFrameError
 
@@ -50,4 +51,12 @@ class DavisEvaluator(Evaluator):
         metrics["num_sequences"] = len(self.scores)
         metrics["num_objects"] = len(result.objects)
         metrics["per_object"] = result.to_dict()["per_object"]
+        # Per object, grouped by sequence: the 95% intervals of the tables and --compare-runs (evals/bootstrap.py).
+        # J&F is the mean over objects of (J-Mean + F-Mean) / 2, so its per-object value is that object's.
+        per_object = {"J&F": [100 * (o.J.mean + o.F.mean) / 2 for o in result.objects],
+                      "J": [100 * o.J.mean for o in result.objects], "F": [100 * o.F.mean for o in result.objects]}
+        groups = [o.sequence for o in result.objects]
+        for key, values in per_object.items():
+            metrics[f"{key}_ci95"] = list(mean_interval(values, groups))
+        metrics["per_sample"] = {"id": [o.name for o in result.objects], "group": groups, **per_object}
         return metrics
