@@ -91,7 +91,7 @@ def records(image_id, areas, box, clicks):
 
 
 def test_mIoU_by_size_with_the_references_inclusive_bounds():
-    evaluator = PromptIoUEvaluator(clicks=2)
+    evaluator = PromptIoUEvaluator()
     evaluator.reset()
     evaluator.process(*records(1, [100, 1024, 5000], [10.0, 20.0, 30.0], [[1, 2], [3, 4], [5, 6]]))
     evaluator.process(*records(2, [9216, 20000], [40.0, 50.0], [[7, 8], [9, 10]]))

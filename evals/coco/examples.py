@@ -57,14 +57,19 @@ def best_iou_recall(image: CocoImage, detections: list[dict]) -> float | None:
     return float(np.mean(best))
 
 
+def read_rgb_or_blank(image: CocoImage) -> np.ndarray:
+    """The image, or a blank canvas of its size where the file is missing or broken: the panels without it."""
+    try:
+        return read_rgb(image)
+    except (OSError, ValueError, DataError):
+        return visual.blank(image.height, image.width)
+
+
 def draw(prompted: PromptedImage, detections: list[dict], prompt_source: str | None = None) -> dict[str, np.ndarray]:
     """`prompt_source`: where the run's box prompts came from, in words ("ViTDet-H detections", "ground-truth
     boxes, oracle"); None for another method's masks."""
     image = prompted.image
-    try:
-        rgb = read_rgb(image)
-    except (OSError, ValueError, DataError):  # a missing or broken image: the panels without it
-        rgb = visual.blank(image.height, image.width)
+    rgb = read_rgb_or_blank(image)
     shown = sorted(range(len(detections)), key=lambda i: -detections[i]["score"])[:MAX_SHOWN]
     boxes = [detections[i]["bbox"] for i in shown if "bbox" in detections[i]]  # another method's masks have none
     xyxy = [(x, y, x + w, y + h) for x, y, w, h in boxes]

@@ -91,8 +91,7 @@ def run_efficientvit(
 def _box(instance: Instance, frozen: FrozenPrompts | None) -> tuple[float, float, float, float]:
     if frozen is not None and frozen.box is not None:
         return frozen.box
-    x, y, w, h = instance.bbox
-    return (x, y, x + w, y + h)  # bbox_xywh_to_xyxy: Python floats, then np.array (float64)
+    return instance.xyxy  # bbox_xywh_to_xyxy: Python floats, then np.array (float64)
 
 
 def _click_rounds(model, chunk, truths, records, clicks: int, frozen: dict[int, FrozenPrompts]) -> None:

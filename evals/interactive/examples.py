@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import visual
-from ..coco.dataset import read_rgb
+from ..coco.examples import read_rgb_or_blank
 from ..coco.rle import decode_mask
-from ..errors import DataError
 from .instances import AnnotatedImage
 
 MAX_SHOWN = 8
@@ -15,10 +14,7 @@ MAX_SHOWN = 8
 
 def draw(annotated: AnnotatedImage, objects: list[dict]) -> dict[str, np.ndarray]:
     image = annotated.image
-    try:
-        rgb = read_rgb(image)
-    except (OSError, ValueError, DataError):  # a missing or broken image: the panels without it
-        rgb = visual.blank(image.height, image.width)
+    rgb = read_rgb_or_blank(image)
     shown = sorted(range(len(objects)), key=lambda i: -objects[i]["area"])[:MAX_SHOWN]
     instances = {instance.annotation_id: instance for instance in annotated.instances}
     panels = {}

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..coco.dataset import CocoImage, read_json
+from ..coco.rle import compressed_rle, decode_mask
 
 
 @dataclass(frozen=True)
@@ -37,18 +38,9 @@ class Instance:
 
     def mask(self, height: int, width: int) -> np.ndarray:
         """H x W bool. Polygons are rasterised and merged, uncompressed RLE (crowd) converted, with pycocotools'
-        calls as EfficientViT-SAM's `ann_to_mask` makes them (frPyObjects, merge, decode > 0)."""
-        from pycocotools import mask as mask_util
-
-        segmentation = self.segmentation
-        if isinstance(segmentation, list):
-            rle = mask_util.merge(mask_util.frPyObjects(segmentation, height, width))
-        elif isinstance(segmentation.get("counts"), list):
-            rle = mask_util.frPyObjects(segmentation, height, width)
-        else:  # compressed RLE (e.g. a converted dataset); the references raise NotImplementedError here
-            counts = segmentation["counts"]
-            rle = {"size": segmentation["size"], "counts": counts.encode() if isinstance(counts, str) else counts}
-        return mask_util.decode(rle) > 0
+        calls as EfficientViT-SAM's `ann_to_mask` makes them (frPyObjects, merge, decode > 0: `compressed_rle`);
+        compressed RLE (a converted dataset) is taken as it is, where the references raise NotImplementedError."""
+        return decode_mask(compressed_rle(self.segmentation, height, width))
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,7 @@ def number_of_clicks(ious: np.ndarray, threshold: float, max_clicks: int = NOC_M
 
 
 class PromptIoUEvaluator(Evaluator):
-    def __init__(self, clicks: int, export_prompts=None):
-        self.clicks = clicks
+    def __init__(self, export_prompts=None):
         self.export_prompts = export_prompts  # callable(list of (sample, prediction)) or None
 
     def reset(self) -> None:

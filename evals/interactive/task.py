@@ -88,6 +88,10 @@ class InteractiveTask(Task):
     evaluation_only_params = ("export_prompts",)
     example_metric = "the object's IoU after its last click"
 
+    def __init__(self, params: dict[str, Any]):
+        super().__init__(params)
+        self._frozen: dict = {}  # {image id: {annotation id: FrozenPrompts}} of --prompts, read by load_dataset
+
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("interactive")
@@ -214,7 +218,6 @@ class InteractiveTask(Task):
             images = read_coco_images(annotation_file, images_dir, VAL2017_ANNOTATIONS_URL)
             name, split = "COCO", "val2017"
         require_image_files(images)
-        self._frozen = {}
         if params.get("prompts_file"):
             from .prompt_file import read_prompt_file
 
@@ -238,7 +241,7 @@ class InteractiveTask(Task):
     def predict(self, model: PromptModel, sample: Sample, image: np.ndarray) -> dict:
         annotated: AnnotatedImage = sample.data
         params = self.params
-        frozen = getattr(self, "_frozen", {}).get(annotated.image.image_id)
+        frozen = self._frozen.get(annotated.image.image_id)
         if params["protocol"] == "edgesam":
             return {"model": model.provenance.get("model"), "objects": self._edgesam(model, annotated, image, frozen)}
         from .efficientvit import run_efficientvit
@@ -265,7 +268,7 @@ class InteractiveTask(Task):
 
     def evaluator(self) -> Evaluator:
         export = self.params.get("export_prompts")
-        return PromptIoUEvaluator(self.params["clicks"], self._exporter(Path(export)) if export else None)
+        return PromptIoUEvaluator(self._exporter(Path(export)) if export else None)
 
     def _exporter(self, path: Path):
         def export(predictions: list) -> None:
