@@ -10,7 +10,7 @@ the same objects comparable more finely than their two intervals suggest.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -35,10 +35,27 @@ def mean_interval(values: Sequence[float], groups: Sequence, resamples: int = RE
     if not keep.any():
         return (float("nan"), float("nan"))
     sums, counts = _group_sums(values[keep], np.asarray(groups)[keep])
-    weights = np.random.default_rng(seed).multinomial(len(sums), np.full(len(sums), 1 / len(sums)), size=resamples)
-    means = (weights @ sums) / np.maximum(weights @ counts, 1)
+    weights = resample_weights(len(sums), resamples, seed)
+    return _percentile_interval((weights @ sums) / np.maximum(weights @ counts, 1), level)
+
+
+def resample_weights(num_groups: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """(resamples, num_groups): how many times each resample draws each group (draws with replacement)."""
+    return np.random.default_rng(seed).multinomial(num_groups, np.full(num_groups, 1 / num_groups), size=resamples)
+
+
+def statistic_interval(statistic: Callable[[np.ndarray], float], num_groups: int, resamples: int = RESAMPLES,
+                       seed: int = SEED, level: float = LEVEL) -> tuple[float, float]:  # fmt: skip
+    """The bootstrap interval of a statistic that is not a mean over samples (BSDS' ODS, a maximum over thresholds
+    of counts pooled over images): `statistic(weights)` recomputes it from its groups, each counted `weights[g]`
+    times. Same draws as `mean_interval` for the same seed and number of groups."""
+    weights = resample_weights(num_groups, resamples, seed)
+    return _percentile_interval(np.array([statistic(w) for w in weights], dtype=np.float64), level)
+
+
+def _percentile_interval(statistics: np.ndarray, level: float) -> tuple[float, float]:
     tail = (1 - level) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
+    low, high = np.percentile(statistics, [tail, 100 - tail])
     return (float(low), float(high))
 
 

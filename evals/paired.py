@@ -52,8 +52,10 @@ def compare_runs(a: Path, b: Path) -> str:
         va = np.array([np.nan if v is None else v for v in np.asarray(samples_a[metric], dtype=object)[rows_a]], float)
         vb = np.array([np.nan if v is None else v for v in np.asarray(samples_b[metric], dtype=object)[rows_b]], float)
         d = paired_difference(va, vb, groups)
-        lines.append(f"| {metric} | {np.nanmean(va):.2f} | {np.nanmean(vb):.2f} | {d['difference']:+.2f} | "
-                     f"[{d['low']:+.2f}, {d['high']:+.2f}] |")  # fmt: skip
+        mean_a, mean_b = np.nanmean(va), np.nanmean(vb)
+        digits = 2 if max(abs(mean_a), abs(mean_b)) >= 1 else 4  # percentages; 0-1 scores such as MAE or F
+        lines.append(f"| {metric} | {mean_a:.{digits}f} | {mean_b:.{digits}f} | {d['difference']:+.{digits}f} | "
+                     f"[{d['low']:+.{digits}f}, {d['high']:+.{digits}f}] |")  # fmt: skip
     lines += ["", f"Percentile bootstrap over images, {RESAMPLES} resamples, seed {SEED} (evals/bootstrap.py): an "
                   "interval that excludes 0 is a difference these samples support."]  # fmt: skip
     return "\n".join(lines)

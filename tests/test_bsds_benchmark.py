@@ -30,7 +30,8 @@ from evals.bsds.io import find_prediction, read_ground_truth, read_prediction
 from evals.bsds.matching import correspondence_counts
 from evals.bsds.protocol import bench_thresholds, match_offsets, max_dist_pixels
 from evals.bsds.segmentation_boundaries import segmentation_boundaries
-from evals.bsds.summary import average_precision, best_interpolated_f, recall_at_half_precision, summarize
+from evals.bootstrap import resample_weights
+from evals.bsds.summary import average_precision, best_interpolated_f, intervals, recall_at_half_precision, summarize
 from evals.bsds.thinning import thin, thin_stack
 
 DATA = Path(__file__).parent / "data" / "bsds500_bench"
@@ -323,3 +324,21 @@ def test_evaluate_directory_matches_per_image(bench_outputs, tmp_path):
     empty.mkdir()
     with pytest.raises(DataError, match="2018"):
         evaluate_directory(empty, DATA / "groundTruth", progress=False)
+
+
+def test_intervals_pool_the_counts_of_each_resample_as_summarize_pools_repeated_images():
+    """Each bootstrap resample's ODS / OIS / AP is summarize's on the drawn images, repeats included."""
+    rng = np.random.default_rng(3)
+    totals = rng.integers(20, 60, size=(6, 1, 2)).repeat(5, axis=1)  # sumR, sumP per image, equal over thresholds
+    hits = (totals * np.sort(rng.random((6, 5, 2)), axis=1)[:, ::-1]).astype(int)  # fewer hits at higher thresholds
+    counts = np.stack([hits[..., 0], totals[..., 0], hits[..., 1], totals[..., 1]], axis=2).astype(float)
+    thresholds = np.linspace(0.1, 0.9, 5)
+    found = intervals(counts, thresholds, resamples=200)
+    per_resample = {key: [] for key in found}
+    for weights in resample_weights(len(counts), resamples=200):
+        summary = summarize(np.repeat(counts, weights, axis=0), thresholds)
+        for key in found:
+            per_resample[key].append(summary[key])
+    for key, (low, high) in found.items():
+        assert (low, high) == pytest.approx(tuple(np.percentile(per_resample[key], [2.5, 97.5])), abs=1e-12)
+        assert low < summarize(counts, thresholds)[key] < high

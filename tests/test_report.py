@@ -173,9 +173,12 @@ def test_a_section_per_task_with_results_and_the_tables_values(report):
     text = report["html"]
     assert f"{report['results']['maps']['metrics']['mae']:.3f}" == "0.350"  # mean of 0, 0.1, 0.3, 1
     # Another method's maps are not the paper's protocol: no paper value, no mark, and the row says so.
-    assert "<tr><td>maps</td><td>saved predictions, not the paper&#x27;s protocol</td><td>0.350</td>" in text
+    low, high = report["results"]["maps"]["metrics"]["mae_ci95"]  # with its 95% bootstrap interval
+    assert 0 <= low < 0.350 < high <= 1
+    assert f"<tr><td>maps</td><td>saved predictions, not the paper&#x27;s protocol</td><td>0.350 [{low:.3f}, {high:.3f}]</td>" in text
     bsds = report["results"]["bench_png"]["metrics"]  # the only BSDS row, on sample data with 5 thresholds
-    cells = "".join(f"<td>{bsds[key]:.3f}</td>" for key in ("ODS", "OIS", "AP", "R50"))  # a lone row: not bold
+    interval = {key: " [{:.3f}, {:.3f}]".format(*bsds[f"{key}_ci95"]) for key in ("ODS", "OIS", "AP")}
+    cells = "".join(f"<td>{bsds[key]:.3f}{interval.get(key, '')}</td>" for key in ("ODS", "OIS", "AP", "R50"))  # a lone row: not bold
     assert f"<tr><td>bench_png</td><td>benchmark at 5 thresholds (paper: 99); sample data</td>{cells}</tr>" in text
     fixed = "oracle protocol (mask chosen with the ground truth), 2x2 point grid (paper: 32x32); ⚠ untrained weights"
     # Two runs that read the same (same model and variant) are told apart by their run names.
@@ -197,7 +200,8 @@ def test_best_median_and_worst_are_ordered_by_the_score(report):
     assert [e["data-sample"] for e in examples] == [sample_stem(0), sample_stem(2), sample_stem(3)]
     assert [float(e["data-score"]) for e in examples] == pytest.approx([-r / HEIGHT for r in (0, 36, HEIGHT)])
     bsds = report["page"].runs["bench_png"]
-    per_image = report["results"]["bench_png"]["metrics"]["per_image"]  # the bench's own per-image F
+    per_sample = report["results"]["bench_png"]["metrics"]["per_sample"]  # the bench's own per-image F
+    per_image = {name: {"F": f} for name, f in zip(per_sample["id"], per_sample["F"])}
     scores = [float(e["data-score"]) for e in bsds]
     assert scores == sorted(scores, reverse=True) and len(scores) == 3
     assert [per_image[e["data-sample"]]["F"] for e in bsds] == pytest.approx(scores, abs=1e-12)

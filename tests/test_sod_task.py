@@ -22,6 +22,7 @@ from evals.base import DatasetLayoutError
 from evals.engine import Run, execute
 from evals.registry import task_class
 from evals.errors import DataError, UsageError
+from evals.paired import compare_runs
 from evals.sod.dataset import load_sod_dataset
 from evals.sod.metrics import RESULT_KEYS, score_image
 from evals.sod.protocols import (
@@ -355,6 +356,13 @@ def test_engine_end_to_end_with_the_toy_model(tmp_path):
     stored_all = [decode_prediction(path.read_bytes()) for path in sorted(store.glob("*.npz"))]
     per_image = [p["chosen_mae_ji2023"] if p["chosen_mask"] is not None else 1.0 for p in stored_all]
     assert metrics["mae"] == pytest.approx(np.mean(per_image))  # the metric re-derives it from the stored maps
+    per_sample = metrics["per_sample"]  # each image's MAE, its own group: the interval and --compare-runs' pairs
+    assert per_sample["id"] == per_sample["group"] == [p.stem for p in sorted(store.glob("*.npz"))]
+    assert per_sample["mae"] == pytest.approx(per_image)
+    low, high = metrics["mae_ci95"]
+    assert min(per_image) <= low <= metrics["mae"] <= high <= max(per_image)
+    table = compare_runs(tmp_path / "sod" / "toy.json", tmp_path / "sod" / "toy.json")  # 0-1 scores to 4 digits
+    assert f"| mae | {metrics['mae']:.4f} | {metrics['mae']:.4f} | +0.0000 | [+0.0000, +0.0000] |" in table
     resumed = execute(run, toy_prompt_model())  # every prediction comes from the store
     assert resumed["provenance"]["timings"]["resumed_samples"] == NUM_IMAGES
     assert resumed["metrics"] == metrics

@@ -1,8 +1,8 @@
 """The report's BSDS examples: each image ranked by its own F, drawn as image / edge map / human boundaries.
 
-The score is the bench's per-image F (``eval_bdry_img.txt``, the `per_image` F of the results): the image's counts
+The score is the bench's per-image F (``eval_bdry_img.txt``, the `per_sample` F of the results): the image's counts
 at the run's thresholds (image_evaluation.py), then the best F along its interpolated PR curve (summary.py) -- the
-number OIS averages. It equals the run's `per_image[name]["F"]`.
+number OIS averages. It equals the run's `per_sample["F"]` of the image.
 """
 from __future__ import annotations
 

@@ -84,6 +84,33 @@ def recall_at_half_precision(recall, precision) -> float:
     return float(np.interp(query, unique_precision, recall[first]))
 
 
+def _ois_counts(counts: np.ndarray) -> np.ndarray:
+    """(N, 4): each image's counts at its first threshold of maximal F (what OIS sums)."""
+    f = recall_precision_f(*np.moveaxis(counts, 2, 0))[2]
+    return counts[np.arange(len(counts)), np.argmax(f, axis=1)]
+
+
+def intervals(per_image_counts, thresholds, resamples: int | None = None) -> dict[str, tuple[float, float]]:
+    """95% bootstrap intervals of ODS, OIS and AP, resampling images (evals/bootstrap.py): each resample pools the
+    counts of the images it drew, as the bench pools all images' (R50 is left out: it is undefined, NaN, wherever
+    precision never reaches 0.5)."""
+    from evals.bootstrap import RESAMPLES, statistic_interval
+
+    counts = np.asarray(per_image_counts, dtype=np.float64)
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    flat, ois = counts.reshape(len(counts), -1), _ois_counts(counts)
+
+    def pooled(weights):
+        return recall_precision_f(*(weights @ flat).reshape(-1, 4).T)
+
+    statistics = {
+        "ODS": lambda w: best_interpolated_f(thresholds, *pooled(w)[:2])[3],
+        "OIS": lambda w: float(recall_precision_f(*(w @ ois))[2]),
+        "AP": lambda w: average_precision(*pooled(w)[:2]),
+    }
+    return {key: statistic_interval(statistic, len(counts), resamples or RESAMPLES) for key, statistic in statistics.items()}
+
+
 def summarize(per_image_counts, thresholds) -> dict:
     """Dataset scores of per-image counts.
 
@@ -99,14 +126,11 @@ def summarize(per_image_counts, thresholds) -> dict:
     if counts.ndim != 3 or counts.shape[2] != 4 or counts.shape[1] != thresholds.size:
         raise ValueError(f"counts must be (N, K={thresholds.size}, 4), got {counts.shape}")
     per_image = np.zeros((counts.shape[0], 4))
-    ois_counts = np.zeros(4)
     for i, image in enumerate(counts):
-        recall, precision, f = recall_precision_f(*image.T)
-        per_image[i] = best_interpolated_f(thresholds, recall, precision)
-        ois_counts += image[np.argmax(f)]  # first threshold of maximal F
+        per_image[i] = best_interpolated_f(thresholds, *recall_precision_f(*image.T)[:2])
     recall, precision, f = recall_precision_f(*counts.sum(axis=0).T)
     ods_t, ods_r, ods_p, ods_f = best_interpolated_f(thresholds, recall, precision)
-    ois_r, ois_p, ois_f = (float(v) for v in recall_precision_f(*ois_counts))
+    ois_r, ois_p, ois_f = (float(v) for v in recall_precision_f(*_ois_counts(counts).sum(axis=0)))
     return {
         "ODS": ods_f,
         "ods_threshold": ods_t,

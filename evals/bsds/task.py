@@ -148,7 +148,7 @@ class BsdsTask(Task):
         return [write_pr_figure(curves, directory / "pr_curves.png")] if curves else []
 
     def example_score(self, sample: Sample, prediction: dict) -> float:
-        """The bench's per-image F at the run's thresholds (examples.py): the run's `per_image` F of the image."""
+        """The bench's per-image F at the run's thresholds (examples.py): the run's `per_sample` F of the image."""
         from . import examples
 
         params = self.params
@@ -179,6 +179,7 @@ class BoundaryEvaluator(Evaluator):
 
     def evaluate(self) -> dict:
         from .directory_evaluation import evaluate_images
+        from .summary import intervals
 
         result = evaluate_images(self.names, self.maps, self.ground_truths, self.thresholds, self.max_dist,
                                  workers=self.workers)  # fmt: skip
@@ -189,6 +190,11 @@ class BoundaryEvaluator(Evaluator):
         metrics["R50"] = None if np.isnan(metrics["R50"]) else metrics["R50"]
         for key in ("thresholds", "recall", "precision", "f"):
             metrics[key] = [float(v) for v in summary[key]]
-        metrics["per_image"] = {name: dict(zip(("T", "R", "P", "F"), map(float, row)))
-                                for name, row in zip(result.names, summary["per_image"])}  # fmt: skip
+        for key, interval in intervals(result.counts, result.thresholds).items():
+            metrics[f"{key}_ci95"] = list(interval)
+        # Each image's interpolated best F, recall and precision (the bench's eval_bdry_img.txt): the report's
+        # examples and --compare-runs' pairs; an image is its own group.
+        per_image = np.asarray(summary["per_image"])
+        metrics["per_sample"] = {"id": list(result.names), "group": list(result.names),
+                                 **{key: per_image[:, column].tolist() for key, column in (("F", 3), ("recall", 1), ("precision", 2))}}  # fmt: skip
         return metrics

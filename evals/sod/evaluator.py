@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from ..base import Evaluator, Sample
+from ..bootstrap import mean_interval
 from .dataset import read_mask_reference
 from .folders import read_gray
 from .metrics import SODMetrics
@@ -36,6 +37,7 @@ class SODEvaluator(Evaluator):
 
     def reset(self) -> None:
         self.metrics = SODMetrics()
+        self.ids: list[str] = []
         self.reference_mae: list[float] = []
         self.chosen_dice: list[float] = []
         self.without_mask: list[str] = []
@@ -47,6 +49,7 @@ class SODEvaluator(Evaluator):
             scores = self.metrics.update(saliency, read_gray(sample.data.mask_path))
         except (ValueError, TypeError) as error:
             raise type(error)(f"{sample.id}: {error}") from error
+        self.ids.append(sample.id)
         if math.isnan(scores.s_measure):
             self.s_measure_nan.append(sample.id)
         if self.protocol == "oracle" and prediction.get("chosen_mask") is None:
@@ -69,6 +72,12 @@ class SODEvaluator(Evaluator):
             **{key: value for key, value in pysod.items() if key != "mae"},
             "num_images": len(self.metrics),
         }
+        # Per image (its own group): the reported MAE's 95% interval for the tables, the pairs of --compare-runs.
+        per_image = self.metrics.per_image
+        reported = self.reference_mae if self.reported_mae == "ji2023" else per_image["mae"]
+        results["mae_ci95"] = list(mean_interval(reported, self.ids))
+        results["per_sample"] = {"id": self.ids, "group": self.ids, "mae": [float(v) for v in reported],
+                                 "s_measure": per_image["s_measure"], "w_f": per_image["weighted_f"]}  # fmt: skip
         if self.protocol == "oracle":
             results["oracle"] = True
             results["mean_best_dice"] = float(np.mean(self.chosen_dice))
