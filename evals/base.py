@@ -137,6 +137,8 @@ class Task(ABC):
     evaluation_only_params: ClassVar[tuple[str, ...]] = ()
     # What `example_score` measures, named in the report; None: the task has no qualitative examples.
     example_metric: ClassVar[str | None] = None
+    # What the parts of a sample that `example_score` ranks are called ("objects" of an image); None: it ranks samples.
+    example_parts_name: ClassVar[str | None] = None
 
     def __init__(self, params: dict[str, Any]):
         self.params = params  # every protocol parameter, recorded in the results
@@ -214,12 +216,15 @@ class Task(ABC):
         """A prediction of any method saved in the task's native format (`--predictions DIR`)."""
         raise NotImplementedError(f"task {self.name!r} reads no external predictions")
 
-    def example_score(self, sample: Sample, prediction: Prediction) -> float | None:
+    def example_score(self, sample: Sample, prediction: Prediction) -> float | dict[str, float] | None:
         """A per-sample version of the task's metric, higher is better (`example_metric` names it): the report shows
-        the best, median and worst samples of a run by it. None: the sample is not ranked (e.g. no ground truth)."""
+        the best, median and worst samples of a run by it. None: the sample is not ranked (e.g. no ground truth).
+        A task whose examples are parts of a sample (`example_parts_name`: the objects of an interactive image)
+        returns {part: score}, and each part is ranked and drawn on its own."""
         return None
 
-    def draw_example(self, sample: Sample, prediction: Prediction) -> dict[str, np.ndarray]:
-        """The panels of one qualitative example, caption -> H x W x 3 uint8 RGB (the input with its prompts, the
-        prediction, the ground truth), at the data's resolution (the report shrinks them; see evals/visual.py)."""
+    def draw_example(self, sample: Sample, prediction: Prediction, part: str | None = None) -> dict[str, np.ndarray]:
+        """The panels of one qualitative example (of the sample, or of its `part`), caption -> H x W x 3 uint8 RGB
+        (the input with its prompts, the prediction, the ground truth), at the data's resolution (the report shrinks
+        them; see evals/visual.py)."""
         return {}

@@ -21,6 +21,7 @@ from evals.interactive.instances import read_instances
 from evals.interactive.metric import PromptIoUEvaluator, number_of_clicks
 from evals.interactive.prompt_file import read_prompt_file
 from evals.interactive.task import InteractiveTask
+from evals.report.examples import run_examples
 from models.prompt_model import MaskPrediction
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "datasets" / "sample"
@@ -217,6 +218,56 @@ def test_a_bad_prompt_file_is_a_clear_error(tmp_path):
         DiskModel())  # fmt: skip
     with pytest.raises(ValueError, match="gives 1 clicks"):
         run(interactive_task("--clicks", "2", "--prompts", str(short)), tmp_path / "b", DiskModel())
+
+
+def test_the_report_ranks_and_draws_objects_not_images(tmp_path):
+    out = tmp_path / "a"
+    result = run(interactive_task("--clicks", "2"), out, DiskModel())
+    found = run_examples("interactive", "disks", result, out, SAMPLE_DATA, None)
+    last = dict(zip(result["metrics"]["per_sample"]["id"], result["metrics"]["per_sample"]["click2_iou"]))
+    assert found.ranked == len(last) == 21 and found.considered == 5  # 21 objects of 5 images
+    ordered = sorted(last.values(), reverse=True)
+    assert [e.roles for e in found.examples] == [("best",), ("median",), ("worst",)]
+    assert [e.score for e in found.examples] == pytest.approx([ordered[0], ordered[10], ordered[-1]], abs=1e-6)
+    assert all(last[e.sample_id] == pytest.approx(e.score, abs=1e-6) for e in found.examples)  # "<image>/<object>"
+    worst = found.examples[-1]
+    captions = list(worst.panels)
+    assert captions[0].startswith(f"after 2 clicks: IoU {worst.score:.1f}%") and captions[1].startswith("from the box: IoU")
+    assert captions[2].startswith("ground truth (annotation " + worst.sample_id.split("/")[1])
+    shapes = {panel.shape for panel in worst.panels.values()}  # one window around the object, for every panel
+    assert len(shapes) == 1 and next(iter(shapes))[2] == 3
+
+
+def test_another_methods_saved_masks_for_a_prompt_file(tmp_path, capsys):
+    """--predictions: masks made elsewhere for a frozen prompt file's prompts, in any COCO segmentation form."""
+    prompts = tmp_path / "prompts.json"
+    run(interactive_task("--clicks", "2", "--export-prompts", str(prompts)), tmp_path / "a", DiskModel())
+    annotation_file = SAMPLE_DATA / "coco" / "annotations" / "instances_val2017.json"
+    content = json.loads(annotation_file.read_text())
+    sizes = {image["id"]: (image["height"], image["width"]) for image in content["images"]}
+    masks = {}
+    for ann in content["annotations"]:
+        height, width = sizes[ann["image_id"]]
+        empty = {"size": [height, width], "counts": [height * width]}  # uncompressed RLE, all background
+        masks.setdefault(str(ann["image_id"]), {})[str(ann["id"])] = {"box": ann["segmentation"],
+                                                                      "clicks": [empty, ann["segmentation"]]}
+    saved = tmp_path / "masks.json"
+    saved.write_text(json.dumps({"format": "samzero-interactive-masks", "version": 1, "images": masks}))
+    argv = ["--task", "interactive", "--model", "theirs", "--clicks", "2", "--data-root", str(SAMPLE_DATA),
+            "--out", str(tmp_path / "out"), "--prompts", str(prompts)]  # fmt: skip
+    assert cli.main([*argv, "--predictions", str(saved)]) == 0
+    result = json.loads(next((tmp_path / "out" / "interactive").glob("theirs*.json")).read_text())
+    metrics = result["metrics"]
+    assert metrics["objects"] == 21 and result["provenance"]["model"]["predictions"] == str(saved)
+    assert (metrics["box_mIoU"], metrics["click1_mIoU"], metrics["click2_mIoU"]) == pytest.approx((100, 0, 100), abs=1e-4)
+    del masks[next(iter(masks))]  # an image's objects missing: named, rc 2
+    saved.write_text(json.dumps({"format": "samzero-interactive-masks", "version": 1, "images": masks}))
+    capsys.readouterr()
+    assert cli.main([*argv, "--out", str(tmp_path / "out2"), "--predictions", str(saved)]) == 2
+    error = capsys.readouterr().err
+    assert "masks.json: image " in error and "not in the mask file" in error
+    assert cli.main([*argv[:-2], "--out", str(tmp_path / "out3"), "--predictions", str(saved)]) == 2  # no --prompts
+    assert "give the one they were made from with --prompts FILE" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------- parity with EfficientViT-SAM's own script

@@ -1,5 +1,5 @@
-"""The report's panels for one image of an interactive run: each object's clicks and last-click mask, its box and
-box mask, and the ground truth, objects in one colour each (at most `MAX_SHOWN`, the largest first)."""
+"""The report's panels for one object of an interactive run: its clicks and last-click mask, its box and box mask,
+and its ground truth, cut to a window around the object (an object is often a small part of its image)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,31 +9,40 @@ from ..coco.examples import read_rgb_or_blank
 from ..coco.rle import decode_mask
 from .instances import AnnotatedImage
 
-MAX_SHOWN = 8
+MARGIN = 0.5  # the window: the object's box, its clicks and its prompt box, grown by half their size a side
+MIN_MARGIN = 16  # pixels, so that a tiny object keeps some of its surroundings
 
 
-def draw(annotated: AnnotatedImage, objects: list[dict]) -> dict[str, np.ndarray]:
+def window(annotated: AnnotatedImage, record: dict) -> tuple[slice, slice]:
+    """Rows and columns around the object's ground-truth box, prompt box and clicks, within the image."""
+    instance = next(i for i in annotated.instances if i.annotation_id == record["annotation_id"])
+    points = [instance.xyxy[:2], instance.xyxy[2:]] + [c[:2] for c in record.get("clicks") or []]
+    if record.get("box") is not None:
+        points += [record["box"][:2], record["box"][2:]]
+    (x0, y0), (x1, y1) = np.min(points, axis=0), np.max(points, axis=0)
+    grow_x, grow_y = max(MARGIN * (x1 - x0), MIN_MARGIN), max(MARGIN * (y1 - y0), MIN_MARGIN)
+    height, width = annotated.image.height, annotated.image.width
+    rows = slice(int(max(0, np.floor(y0 - grow_y))), int(min(height, np.ceil(y1 + grow_y) + 1)))
+    cols = slice(int(max(0, np.floor(x0 - grow_x))), int(min(width, np.ceil(x1 + grow_x) + 1)))
+    return rows, cols
+
+
+def draw(annotated: AnnotatedImage, record: dict) -> dict[str, np.ndarray]:
     image = annotated.image
     rgb = read_rgb_or_blank(image)
-    shown = sorted(range(len(objects)), key=lambda i: -objects[i]["area"])[:MAX_SHOWN]
-    instances = {instance.annotation_id: instance for instance in annotated.instances}
+    instance = next(i for i in annotated.instances if i.annotation_id == record["annotation_id"])
+    rows, cols = window(annotated, record)
     panels = {}
-    clicked = [i for i in shown if objects[i].get("mask") is not None]
-    if clicked:
-        out = visual.overlay_masks(rgb, [decode_mask(objects[i]["mask"]) for i in clicked], clicked)
-        for i in clicked:
-            clicks = np.array(objects[i]["clicks"]).reshape(-1, 3)
-            out = visual.draw_points(out, clicks[clicks[:, 2] == 1, :2], i, positive=True)
-            out = visual.draw_points(out, clicks[clicks[:, 2] == 0, :2], i, positive=False)
-        mean = np.mean([objects[i]["ious"][-1] for i in clicked])
-        panels[f"after {len(objects[clicked[0]]['clicks'])} clicks (dots positive, rings negative; mean IoU "
-               f"{mean:.1f}%)"] = out  # fmt: skip
-    boxed = [i for i in shown if objects[i].get("box_mask") is not None]
-    if boxed:
-        out = visual.overlay_masks(rgb, [decode_mask(objects[i]["box_mask"]) for i in boxed], boxed)
-        mean = np.mean([objects[i]["box_iou"] for i in boxed])
-        panels[f"from the ground-truth boxes (mean IoU {mean:.1f}%)"] = visual.draw_boxes(
-            out, [objects[i]["box"] for i in boxed], boxed)
-    truths = [instances[objects[i]["annotation_id"]].mask(image.height, image.width) for i in shown]
-    panels[f"ground truth ({len(shown)} of {len(objects)} objects, largest first)"] = visual.overlay_masks(rgb, truths, shown)
-    return panels
+    if record.get("clicks"):
+        clicks = np.array(record["clicks"], dtype=np.float64).reshape(-1, 3)
+        shown = visual.overlay_masks(rgb, [decode_mask(record["mask"])], [0]) if record.get("mask") else rgb
+        shown = visual.draw_points(shown, clicks[clicks[:, 2] == 1, :2], 0, positive=True)
+        shown = visual.draw_points(shown, clicks[clicks[:, 2] == 0, :2], 0, positive=False)
+        stored = "" if record.get("mask") else "; its mask is not stored"
+        panels[f"after {len(clicks)} clicks: IoU {record['ious'][-1]:.1f}% (dots positive, rings negative{stored})"] = shown
+    if record.get("box") is not None and record.get("box_iou") is not None:
+        shown = visual.overlay_masks(rgb, [decode_mask(record["box_mask"])], [0]) if record.get("box_mask") else rgb
+        panels[f"from the box: IoU {record['box_iou']:.1f}%"] = visual.draw_boxes(shown, [record["box"]], [0])
+    panels[f"ground truth (annotation {instance.annotation_id}, area {instance.area:.0f} px)"] = visual.overlay_masks(
+        rgb, [instance.mask(image.height, image.width)], [1])
+    return {caption: np.ascontiguousarray(panel[rows, cols]) for caption, panel in panels.items()}

@@ -6,6 +6,7 @@
     python run_eval.py --task interactive --model mine --annotations A.json --images DIR   # any COCO-format set
     python run_eval.py --task interactive --model repvit --export-prompts prompts.json
     python run_eval.py --task interactive --model mobilesam --prompts prompts.json  # the same clicks, another model
+    python run_eval.py --task interactive --model theirs --prompts prompts.json --predictions masks.json  # saved masks
     python run_eval.py --compare-runs results/interactive/repvit.efficientvit.json \\
                                       results/interactive/mobilesam.efficientvit.json
 
@@ -87,10 +88,12 @@ class InteractiveTask(Task):
     samples_name = "images"
     evaluation_only_params = ("export_prompts",)
     example_metric = "the object's IoU after its last click"
+    example_parts_name = "objects"
 
     def __init__(self, params: dict[str, Any]):
         super().__init__(params)
         self._frozen: dict = {}  # {image id: {annotation id: FrozenPrompts}} of --prompts, read by load_dataset
+        self._external: tuple[Path, dict] | None = None  # (--predictions file, its masks), read at its first image
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -131,6 +134,9 @@ class InteractiveTask(Task):
 
         if args.clicks < 0 or args.object_batch < 1:
             raise UsageError("--clicks must be >= 0 and --object-batch >= 1")
+        if getattr(args, "predictions", None) is not None and args.prompts is None:
+            raise UsageError("--predictions: another method's masks answer the prompts of a prompt file; give the "
+                             "one they were made from with --prompts FILE")  # fmt: skip
         if (args.annotations is None) != (args.images is None):
             raise UsageError("--annotations and --images go together (a COCO-format file and its image folder)")
         params = {
@@ -266,6 +272,18 @@ class InteractiveTask(Task):
                           mask=None, box_mask=None)  # fmt: skip
         return records
 
+    def read_external_prediction(self, path: Path, sample: Sample) -> dict:
+        """Another method's masks for the --prompts file's prompts (mask_file.py: `--predictions FILE`)."""
+        from .mask_file import read_mask_file, score_masks
+
+        if self._external is None or self._external[0] != path:
+            self._external = (path, read_mask_file(path))
+        annotated: AnnotatedImage = sample.data
+        masks = self._external[1].get(annotated.image.image_id, {})
+        objects = score_masks(path, masks, annotated, self._frozen.get(annotated.image.image_id, {}),
+                              self.params["prompt_types"], self.params["clicks"])  # fmt: skip
+        return {"model": None, "objects": objects}
+
     def evaluator(self) -> Evaluator:
         export = self.params.get("export_prompts")
         return PromptIoUEvaluator(self._exporter(Path(export)) if export else None)
@@ -284,14 +302,17 @@ class InteractiveTask(Task):
 
         return export
 
-    def example_score(self, sample: Sample, prediction: dict) -> float | None:
-        ious = [r["ious"][-1] if r["ious"] else r["box_iou"] for r in prediction["objects"]]
-        ious = [v for v in ious if v is not None]
-        return float(np.mean(ious)) if ious else None
+    def example_score(self, sample: Sample, prediction: dict) -> dict[str, float]:
+        """{annotation id: the object's IoU after its last click, or after its box without clicks}: the report ranks
+        objects, not images (an image's mean hides its best and worst objects)."""
+        scores = {}
+        for record in prediction["objects"]:
+            iou = record["ious"][-1] if record["ious"] else record["box_iou"]
+            if iou is not None:
+                scores[str(record["annotation_id"])] = float(iou)
+        return scores
 
-    def draw_example(self, sample: Sample, prediction: dict) -> dict:
+    def draw_example(self, sample: Sample, prediction: dict, part: str | None = None) -> dict:
         from .examples import draw
 
-        return draw(sample.data, prediction["objects"])
-
-
+        return draw(sample.data, next(r for r in prediction["objects"] if str(r["annotation_id"]) == part))

@@ -66,14 +66,16 @@ def run_html(task_name: str, run_name: str, result: dict, out: Path, data_root: 
         return (f'{title}<p class="note">No examples: making them failed.</p>'
                 f"<pre>{html.escape(error)}</pre></article>")  # fmt: skip
     subset = "" if found.considered == found.total else f" ({found.considered} evenly spaced over the run's {found.total})"
+    parts = task.example_parts_name
+    of_samples = f"{found.considered} samples" if parts else f"{found.considered}"
     if found.tied:
         score = found.examples[0].score
-        ranking = (f'<p class="metric tied">Not ranked: all {found.ranked} scored samples of {found.considered}'
-                   f"{subset} have the same score, {score:.4g} ({html.escape(task.example_metric)}), so there is "
-                   "no best, median or worst; the first is shown.</p>")  # fmt: skip
+        ranking = (f'<p class="metric tied">Not ranked: all {found.ranked} scored {parts or "samples"} of '
+                   f"{of_samples}{subset} have the same score, {score:.4g} ({html.escape(task.example_metric)}), so "
+                   "there is no best, median or worst; the first is shown.</p>")  # fmt: skip
     else:
-        ranking = (f'<p class="metric">Ranked by {html.escape(task.example_metric)}: {found.ranked} of '
-                   f"{found.considered} samples scored{subset}.</p>")  # fmt: skip
+        ranking = (f'<p class="metric">Ranked by {html.escape(task.example_metric)}: {found.ranked} '
+                   f"{parts + ' ' if parts else ''}of {found.considered} samples scored{subset}.</p>")  # fmt: skip
     return f"{title}{ranking}{examples_html(found)}</article>"
 
 

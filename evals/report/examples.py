@@ -45,7 +45,7 @@ class Example:
 @dataclass(frozen=True)
 class RunExamples:
     examples: list[Example]  # best first
-    ranked: int  # samples that got a score
+    ranked: int  # samples (or parts of samples, the task's `example_parts_name`) that got a score
     considered: int  # samples read for ranking
     total: int  # samples of the run
 
@@ -107,20 +107,25 @@ def evenly_spaced(samples: list[Sample], limit: int | None) -> list[Sample]:
     return [samples[i] for i in sorted(set(np.linspace(0, len(samples) - 1, limit).round().astype(int)))]
 
 
+Key = tuple[int, int, str | None]  # (index into the samples, position of the part in its sample, the part or None)
+
+
 def rank(task: Task, samples: list[Sample], read: Callable[[Sample], Prediction | None],
-         desc: str) -> list[tuple[float, int]]:  # fmt: skip
-    """(score, index into `samples`) of every sample that has a prediction and a score (not None, not NaN)."""
+         desc: str) -> list[tuple[float, Key]]:  # fmt: skip
+    """(score, key) of every sample, or part of a sample, that has a prediction and a score (not None, not NaN)."""
     scored = []
     for index, sample in enumerate(tqdm(samples, desc=desc, unit="sample", file=sys.stderr)):
         prediction = read(sample)
         score = None if prediction is None else task.example_score(sample, prediction)
-        if score is not None and not math.isnan(score):
-            scored.append((float(score), index))
+        parts = score.items() if isinstance(score, dict) else [(None, score)]
+        for position, (part, value) in enumerate(parts):
+            if value is not None and not math.isnan(value):
+                scored.append((float(value), (index, position, part)))
     return scored
 
 
-def pick(scored: list[tuple[float, int]]) -> list[tuple[tuple[str, ...], float, int]]:
-    """(roles, score, index) of the best, median (the middle of the ranking; of an even count, the one below the
+def pick(scored: list[tuple[float, Key]]) -> list[tuple[tuple[str, ...], float, Key]]:
+    """(roles, score, key) of the best, median (the middle of the ranking; of an even count, the one below the
     middle) and worst, best first. Equal scores rank in sample order. When two or more samples all have the same
     score there is no best or worst: the first sample alone, in the role TIED."""
     if not scored:
@@ -151,7 +156,10 @@ def run_examples(task_name: str, run_name: str, result: dict, out: Path, data_ro
     if not scored:
         raise NoExamples(f"none of the {len(considered)} samples read has a prediction and a score")
     examples = []
-    for roles, score, index in pick(scored):
+    for roles, score, (index, _, part) in pick(scored):
         sample = considered[index]
-        examples.append(Example(roles, sample.id, score, task.draw_example(sample, read(sample))))
+        if part is None:
+            examples.append(Example(roles, sample.id, score, task.draw_example(sample, read(sample))))
+        else:
+            examples.append(Example(roles, f"{sample.id}/{part}", score, task.draw_example(sample, read(sample), part)))
     return RunExamples(examples, len(scored), len(considered), len(samples))
