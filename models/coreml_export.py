@@ -40,7 +40,7 @@ from segment_anything.utils.onnx import SamOnnxModel
 from torch.nn import functional as F
 
 from .errors import UnsupportedSetting
-from .onnx_export import relative_error
+from .numerics import relative_error
 from .prompt_model import PromptModel
 
 REFERENCE = "THU-MIG/RepViT @ 298f420, sam/scripts/export_coreml_{encoder,decoder}.py"

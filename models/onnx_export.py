@@ -8,20 +8,16 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import numpy as np
 import torch
 from segment_anything.modeling import Sam
 from segment_anything.utils.onnx import SamOnnxModel
 
 from .backends import export_onnx
 from .errors import UnsupportedSetting
+from .numerics import relative_error
 from .prompt_model import PromptModel
 
 DECODER_INPUTS = ("image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size")
-
-
-def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
-    return float(np.abs(ours - reference).max() / max(np.abs(reference).max(), 1e-12))
 
 
 def export_decoder(sam: Sam, path: Path) -> Path:

@@ -15,6 +15,7 @@ import torch
 
 from models import build_untrained, model_variant
 from models.backends import to_float32
+from models.numerics import relative_error
 from tests.parity_weights import parity_state_dict
 
 DATA = Path(__file__).parent / "data" / "parity"
@@ -102,10 +103,6 @@ def official_protocol(model, ref) -> dict[str, np.ndarray]:
         out[f"{prompt}.logits"] = out[f"{prompt}.logits"][:, ::stride, ::stride]
         out[f"{prompt}.low_res"] = out[f"{prompt}.low_res"][:, ::stride, ::stride]
     return out
-
-
-def relative_error(ours: np.ndarray, ref: np.ndarray) -> float:
-    return float(np.abs(ours - ref).max() / np.abs(ref).max())
 
 
 # model name -> reference arrays in tests/data/parity (official code, see each family file for the commit)
