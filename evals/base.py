@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
-from models.registry import Capabilities
+from models.capabilities import Capabilities
 
 from .errors import DataError
 

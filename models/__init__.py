@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import importlib
 
-from .registry import Capabilities, ModelFamily, ModelVariant, UnknownModel, model_variant, variant_names
+from .capabilities import Capabilities
+from .registry import ModelFamily, ModelVariant, UnknownModel, model_variant, variant_names
 
 _LAZY = {
     "build_model": ".loading",

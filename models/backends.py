@@ -28,7 +28,7 @@ from torch import nn
 
 from .bf16x3 import has_bf16_product, to_bf16x3
 from .errors import UnsupportedSetting
-from .registry import Capabilities
+from .capabilities import Capabilities
 from .settings import BACKENDS, PRECISIONS
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

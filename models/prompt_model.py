@@ -10,13 +10,20 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from .registry import Capabilities, ModelVariant
+from .capabilities import Capabilities
+
+
+class Described(Protocol):
+    """What a model knows of its registry entry (models.registry.ModelVariant): its name and what it can answer."""
+
+    name: str
+    capabilities: Capabilities
 
 
 @dataclass
@@ -43,7 +50,7 @@ class PromptModel(ABC):
     elsewhere overrides the property), and times it (the results record its share of the run time).
     """
 
-    def __init__(self, network: nn.Module | None, variant: ModelVariant | None, provenance: dict,
+    def __init__(self, network: nn.Module | None, variant: Described | None, provenance: dict,
                  capabilities: Capabilities | None = None):  # fmt: skip
         self.network = network
         self.variant = variant

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import SamzeroError
 
+from .capabilities import Capabilities
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -51,20 +53,6 @@ BUILTIN_FAMILIES: dict[str, tuple[str, ...]] = {
                              "sam2_hiera_t", "sam2_hiera_s", "sam2_hiera_b+", "sam2_hiera_l"),
 }
 PAPER_ROWS = ("vit_h", "vit_b", "mobilesam", "repvit")  # the RepViT-SAM paper's four rows
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a model can answer; a task checks the ones it needs before any work (`Task.check_capabilities`)."""
-
-    multimask_outputs: int = 3  # masks per prompt with multimask_output=True (SAM: 3)
-    single_mask_output: bool = True  # answers multimask_output=False with its one mask (TinySAM's decoder has none)
-    mask_input: bool = True  # accepts low-res logits of an earlier prediction as a prompt
-    boxes: bool = True  # accepts box prompts
-    automatic_masks: bool = True  # has an automatic mask generator (`PromptModel.generate`)
-    encoder_input_size: int = 1024  # longest side of the image the encoder sees (EfficientViT-SAM L: 512)
-    encoder_returns_tensor: bool = True  # False: the encoder returns several outputs (HQ-SAM's intermediate features)
-    video_propagation: bool = False  # has its own video predictor with memory (`PromptModel.video_predictor`: SAM 2)
 
 
 @dataclass(frozen=True)

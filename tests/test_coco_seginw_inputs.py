@@ -23,7 +23,7 @@ from evals import cli
 from evals.coco.task import CocoTask
 from evals.seginw.sample_data import write_sample_datasets
 from evals.seginw.task import SegInWTask
-from models.registry import Capabilities
+from models.capabilities import Capabilities
 from tests.fakes import toy_prompt_model
 
 SAMPLE_COCO = Path(__file__).resolve().parent.parent / "datasets" / "sample" / "coco"

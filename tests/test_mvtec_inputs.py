@@ -28,7 +28,7 @@ from evals.mvtec.saa_prompts import prompts_record
 from evals.mvtec.sample_data import write_dataset
 from evals.mvtec.task import MVTecTask
 from evals.store import encode_prediction
-from models.registry import Capabilities
+from models.capabilities import Capabilities
 from tests.fakes import toy_prompt_model
 
 SIZE = 32

@@ -52,7 +52,7 @@ def test_protocol_is_a_named_variant_not_comparable_with_the_paper():
 
 
 def test_models_without_a_video_predictor_are_refused():
-    from models.registry import Capabilities
+    from models.capabilities import Capabilities
 
     assert sam2_task().capability_problems(Capabilities()) == [
         "a video predictor that propagates masks with memory (--vos-protocol sam2: SAM 2 models)"

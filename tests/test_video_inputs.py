@@ -27,7 +27,7 @@ from evals.trackers import LazyTracker, TrackerUnavailable, build_tracker, track
 from evals.uvo.sample import write_sample_dataset
 from evals.uvo.task import UvoTask
 from models.prompt_model import MaskPrediction, PromptModel
-from models.registry import Capabilities
+from models.capabilities import Capabilities
 
 # ---------------------------------------------------------------- a model that answers at once
 

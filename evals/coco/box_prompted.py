@@ -15,7 +15,7 @@ from .protocol import segment_image
 # are imported where they are used.
 if TYPE_CHECKING:
     from models.prompt_model import PromptModel
-    from models.registry import Capabilities
+    from models.capabilities import Capabilities
 
 MULTIMASK_OUTPUTS = 3  # SAM's multimask output: 3 masks per prompt, the ones 'best' and 'refine' choose from
 

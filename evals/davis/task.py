@@ -50,7 +50,7 @@ from .sam2_vos import params as sam2_vos_params
 # in the methods that run the protocol.
 if TYPE_CHECKING:
     from models.prompt_model import PromptModel
-    from models.registry import Capabilities
+    from models.capabilities import Capabilities
 
     from ..trackers import PointTracker
 

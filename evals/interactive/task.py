@@ -57,7 +57,7 @@ from .metric import NOC_MAX_CLICKS, PromptIoUEvaluator
 
 if TYPE_CHECKING:
     from models.prompt_model import PromptModel
-    from models.registry import Capabilities
+    from models.capabilities import Capabilities
 
 SECTION = "Prompt mIoU (interactive segmentation)"
 PROTOCOLS = ("efficientvit", "edgesam")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.registry import Capabilities
+from models.capabilities import Capabilities
 
 from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
 from ..errors import DataError, UsageError

@@ -34,7 +34,7 @@ from .protocol import AMG_PARAMS, MAX_LONGER_SIDE, MAX_TRACKS, SAM_PT_VIS_OPTION
 # ytvis_eval.py, examples.py) are imported in the methods that run the protocol and the metric.
 if TYPE_CHECKING:
     from models.prompt_model import PromptModel
-    from models.registry import Capabilities
+    from models.capabilities import Capabilities
 
     from ..trackers import PointTracker
 

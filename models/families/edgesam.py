@@ -59,7 +59,8 @@ from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 from segment_anything.modeling import Sam
 from segment_anything.utils.amg import calculate_stability_score
 
-from ..registry import Capabilities, ModelFamily
+from ..capabilities import Capabilities
+from ..registry import ModelFamily
 from ..repvit import build_repvit_m1_edgesam_encoder
 from ..sam_assembly import assemble_sam
 from ..sam_prompt_model import SamPromptModel

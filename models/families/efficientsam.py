@@ -69,7 +69,8 @@ from torchvision.ops.boxes import batched_nms
 
 from ..efficient_sam import EfficientSam, build_efficient_sam
 from ..prompt_model import MaskPrediction, PromptModel, check_image
-from ..registry import Capabilities, ModelFamily, ModelVariant
+from ..capabilities import Capabilities
+from ..registry import ModelFamily, ModelVariant
 
 OFFICIAL_COMMIT = "d525f622e6f640acf5a0fc37c7ca1f243da5bde0"
 RAW_URL = "https://github.com/yformer/EfficientSAM/raw/main/weights/"

@@ -45,7 +45,8 @@ from torch.nn import functional as F
 
 from ..efficientvit import EfficientViTLargeBackbone, EfficientViTSam, SamNeck, build_efficientvit_sam
 from ..prompt_model import MaskPrediction, PromptModel, check_image
-from ..registry import Capabilities, ModelFamily, ModelVariant
+from ..capabilities import Capabilities
+from ..registry import ModelFamily, ModelVariant
 from ..sam_assembly import PIXEL_MEAN, PIXEL_STD
 
 # ----------------------------------------------------------------------------------------------------- the predictor

@@ -64,7 +64,8 @@ with warnings.catch_warnings():
     )
 
 from ..prompt_model import check_image
-from ..registry import Capabilities, ModelFamily, ModelVariant
+from ..capabilities import Capabilities
+from ..registry import ModelFamily, ModelVariant
 from ..sam_assembly import EMBED_DIM, IMAGE_SIZE, PATCH_SIZE, PIXEL_MEAN, PIXEL_STD
 from ..sam_prompt_model import SamPromptModel
 

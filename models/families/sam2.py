@@ -54,7 +54,8 @@ from sam2.modeling.sam2_base import SAM2Base
 from sam2.sam2_image_predictor import SAM2ImagePredictor
 
 from ..prompt_model import MaskPrediction, PromptModel, check_image
-from ..registry import Capabilities, ModelFamily, ModelVariant
+from ..capabilities import Capabilities
+from ..registry import ModelFamily, ModelVariant
 
 OFFICIAL_COMMIT = "2b90b9f5ceec907a1c18123530e92e794ad901a4"
 SAM2_URL = "https://dl.fbaipublicfiles.com/segment_anything_2/072824/"

@@ -57,7 +57,8 @@ from torchvision.ops.boxes import batched_nms
 
 from ..errors import SamzeroError
 from ..prompt_model import MaskPrediction, check_image
-from ..registry import Capabilities, ModelFamily
+from ..capabilities import Capabilities
+from ..registry import ModelFamily
 from ..sam_assembly import assemble_sam
 from ..sam_prompt_model import SamPromptModel
 from ..tiny_vit import build_tiny_vit_5m_encoder
