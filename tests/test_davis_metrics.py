@@ -260,6 +260,22 @@ def test_fewer_objects_in_results_score_zero_for_the_missing_ones(tmp_path):
     assert result.global_scores()["J&F-Mean"] == 0.5
 
 
+def test_the_standalone_evaluation_command(tmp_path, capsys):
+    """`python -m evals.davis`: the official tables on the console, the numbers as JSON; a missing frame is rc 2."""
+    from evals.davis.__main__ import main
+
+    gt = [two_objects()] * 4
+    make_sequence(tmp_path, "seq", gt, [ids.copy() for ids in gt])
+    argv = ["--davis_root", str(tmp_path / "DAVIS"), "--results_path", str(tmp_path / "results"), "--sequences", "seq",
+            "--workers", "1"]  # fmt: skip
+    assert main([*argv, "--json", str(tmp_path / "scores.json")]) == 0
+    assert "Global results for val" in capsys.readouterr().out
+    assert json.loads((tmp_path / "scores.json").read_text())["global"]["J&F-Mean"] == 1.0
+    (tmp_path / "results" / "seq" / "00001.png").unlink()
+    assert main(argv) == 2
+    assert "00001.png" in capsys.readouterr().err
+
+
 def test_more_objects_in_results_is_an_error(tmp_path):
     gt = [two_objects()] * 4
     pred = [ids.copy() for ids in gt]

@@ -2,7 +2,7 @@
 DAVIS-2017 evaluation.
 
 The metric (io.py, metrics.py, evaluate.py, report.py) is also a standalone evaluator of results folders
-(`python -m evals.davis.evaluate`). The task (task.py) runs SAM-PT: protocol.py (parameters and sources),
+(`python -m evals.davis`, __main__.py). The task (task.py) runs SAM-PT: protocol.py (parameters and sources),
 query_points.py, frames.py, sam_pt.py (the per-frame core, shared with UVO), merge.py, vos.py, evaluator.py; point
 trackers in evals/trackers. `TASK` is imported on first use, so the standalone metric does not load the models.
 """

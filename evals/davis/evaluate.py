@@ -12,14 +12,11 @@ Protocol of davisvideochallenge/davis2017-evaluation (commit ac7c43f), davis2017
 
 Each worker holds one sequence's current frame pair (uint8) and its per-frame scores only.
 
-    python -m evals.davis.evaluate --davis_root DAVIS --results_path RESULTS [--set val] [--sequences a b]
+    python -m evals.davis --davis_root DAVIS --results_path RESULTS [--set val] [--sequences a b]   (__main__.py)
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -217,36 +214,3 @@ def evaluate_davis(
         workers = os.cpu_count() or 1
     done = _run_jobs(jobs, workers, progress)
     return aggregate([done[s.name] for s in davis_sequences])
-
-
-def main(argv: list[str] | None = None) -> int:
-    from evals.davis.report import format_tables, write_official_csvs
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--davis_path", "--davis_root", dest="davis_root", required=True,
-                        help="DAVIS folder holding Annotations/480p (and ImageSets/2017, JPEGImages/480p)")
-    parser.add_argument("--results_path", required=True, help="folder of <sequence>/<frame>.png results")
-    parser.add_argument("--set", default="val", help="ImageSets/2017/<set>.txt to read (default: val)")
-    parser.add_argument("--sequences", nargs="+", help="evaluate these sequences instead of the set's list")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: number of CPUs)")
-    parser.add_argument("--annotation_format", default="auto", choices=["auto", "davis2017", "davis2016"])
-    parser.add_argument("--json", type=Path, help="write global and per-object numbers to this JSON file")
-    parser.add_argument("--csv_dir", type=Path, help="write the official CSVs (3 decimals) to this folder")
-    args = parser.parse_args(argv)
-
-    try:
-        result = evaluate_davis(args.davis_root, args.results_path, args.set, args.sequences, args.workers,
-                                annotation_format=args.annotation_format)
-    except DataError as err:  # a missing or broken file: one paragraph naming it, no traceback
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(format_tables(result, args.set))
-    if args.json:
-        args.json.write_text(json.dumps(result.to_dict(), indent=1))
-    if args.csv_dir:
-        write_official_csvs(result, args.csv_dir, args.set)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
