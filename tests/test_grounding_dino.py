@@ -268,15 +268,14 @@ def test_detections_map_labels_to_the_files_category_ids(detector, tmp_path):
 
 
 def test_detect_hook_takes_the_command_line_options(tiny_weights, tmp_path, capsys):
-    """`run_eval.py --detect seginw` calls SegInWTask.detect(args); `python -m evals.seginw.detect` does the same."""
+    """`run_eval.py --detect seginw` calls SegInWTask.detect(args); what is missing is named, rc 2."""
     from evals import cli
-    from evals.seginw.detect import main
     from evals.seginw.task import SegInWTask
 
     argv = ["--data-root", str(SAMPLE_SEGINW.parent), "--detector-weights", str(tiny_weights), "--out",
             str(tmp_path / "boxes"), "--seginw-datasets", "Synthetic-Blobs"]  # fmt: skip
     assert [p.name for p in SegInWTask.detect(cli.build_parser().parse_args(argv))] == ["Synthetic-Blobs.json"]
-    assert main([*argv[:3], str(tmp_path / "none"), *argv[4:]]) == 2
+    assert cli.main(["--detect", "seginw", *argv[:3], str(tmp_path / "none"), *argv[4:]]) == 2
     assert "IDEA-Research/grounding-dino-base" in capsys.readouterr().err
-    assert main([*argv[:6], "--seginw-datasets", "Cows"]) == 2  # not in the sample: the missing dataset is named
+    assert cli.main(["--detect", "seginw", *argv[:6], "--seginw-datasets", "Cows"]) == 2  # not in the sample: named
     assert "Cows" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Stages 1-2 of SAA+ for every MVTec AD test image, once, into the prompt cache: `run_eval.py --detect mvtec`.
 
-    python -m evals.mvtec.detect [--data-root datasets] [--out results] [--device cuda]
+    python run_eval.py --detect mvtec [--data-root datasets] [--out results] [--device cuda]
         [--mvtec-prompts DIR] [--mvtec-detector weights/grounding-dino-tiny]
         [--mvtec-saliency-weights weights/wide_resnet50_racm-8234f177.pth] [--mvtec-categories bottle,screw]
 
@@ -26,13 +26,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models.errors import SamzeroError
-
 from ..provenance import host_info, package_versions, utc_now
 from .categories import CATEGORIES, parse_categories
 from .dataset import MVTecImage, load_mvtec_dataset, read_bgr
 from .grounding import CaptionGrounding
-from .options import PROMPTS_SUBDIR, add_detection_arguments, default_prompt_dir  # noqa: F401  (their old home)
+from .options import default_prompt_dir
 from .prompt_cache import FORMAT, PromptCache
 from .proposals import defect_max_area, pool_proposals
 from .protocol import (
@@ -130,7 +128,7 @@ def detect_mvtec(data_root: Path, cache_dir: Path, detector: CaptionGrounding, b
 
 
 def detect_from_args(args: argparse.Namespace) -> list[Path]:
-    """`run_eval.py --detect mvtec` (and `python -m evals.mvtec.detect`): the task's options decide where; returns
+    """`run_eval.py --detect mvtec`: the task's options decide where; returns
     the cache's manifest and the entries of the selected images. With `--untrained` the saliency backbone is
     random (pipeline checks only; the cache records ``trained: false``)."""
     cache_dir = Path(args.mvtec_prompts or default_prompt_dir(args.out))
@@ -144,26 +142,3 @@ def detect_from_args(args: argparse.Namespace) -> list[Path]:
           f"-> {cache_dir}", file=sys.stderr)  # fmt: skip
     cache = PromptCache(cache_dir)
     return [cache.manifest_path] + [cache.path(sample_id) for sample_id in summary["sample_ids"]]
-
-
-def main(argv: list[str] | None = None) -> int:
-    from .task import MVTecTask
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", type=Path, default=Path("datasets"))
-    parser.add_argument("--out", type=Path, default=Path("results"))
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--limit", type=int, help="only the first N images (quick checks)")
-    parser.add_argument("--untrained", action="store_true", help="random saliency backbone (pipeline checks only)")
-    MVTecTask.add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        MVTecTask.detect(args)  # everything missing in one message first, as `run_eval.py --detect mvtec`
-    except SamzeroError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -108,7 +108,7 @@ class PromptCache:
             raise PromptCacheError(
                 f"no SAA+ prompt cache at {self.directory} ({MANIFEST} missing). Compute the detector boxes and "
                 f"saliency maps once with\n    {detection_hint(self.directory)}\n"
-                "(or python -m evals.mvtec.detect), then run any SAM model with the same --mvtec-prompts."
+                "then run any SAM model with the same --mvtec-prompts."
             )
         try:
             manifest = json.loads(self.manifest_path.read_text())

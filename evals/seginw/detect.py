@@ -3,7 +3,6 @@
     python run_eval.py --detect seginw --data-root datasets --detector-weights weights/grounding-dino-base \
         --out boxes/seginw --device cuda
     python run_eval.py --task seginw --model repvit --seginw-boxes boxes/seginw
-    python -m evals.seginw.detect --data-root datasets --detector-weights W --out boxes/seginw   (the same, standalone)
 
 Writes ``OUT/<Dataset>.json`` (COCO results, detectors/coco_results.py) per dataset and ``OUT/provenance.json``:
 per dataset the file's sha256, the annotation file's sha256, the detector (weights sha256, backbone, versions) and
@@ -14,11 +13,9 @@ redoes it.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from models.checkpoint import sha256_file
-from models.errors import SamzeroError
 
 from ..detectors.coco_results import detect_annotation_file
 from ..detectors.grounding_dino import IMAGE_MEAN, IMAGE_STD, RESIZE_MAX_SIZE, RESIZE_SHORT_SIDE, GroundingDinoDetector
@@ -92,23 +89,3 @@ def _record(out_dir: Path, name: str, entry: dict) -> None:
     provenance = read_provenance(out_dir)
     provenance.setdefault("datasets", {})[name] = entry
     atomic_write_json(out_dir / PROVENANCE_FILE, provenance)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m evals.seginw.detect`: run_eval.py's options (--data-root, --detector-weights, --out, --device,
-    --seginw-datasets, --overwrite) without `--detect seginw`."""
-    from ..cli import build_parser
-    from .task import SegInWTask
-
-    args = build_parser().parse_args(argv)
-    try:
-        written = SegInWTask.detect(args)
-    except SamzeroError as err:  # missing or broken inputs, bad options: one paragraph, exit status 2
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"{len(written)} box files in {args.out}; use them with --task seginw --seginw-boxes {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
