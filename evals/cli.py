@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from models.settings import BACKENDS, PRECISIONS
 from .base import Task
 from .compare import DEFAULT_TOLERANCE
 from .errors import DataError, MissingResources, UsageError
+from .log import LOGGER
+from .log import setup as setup_logging
 from .names import check_name
 from .registry import TASKS, available_tasks, task_class
 
@@ -230,13 +231,14 @@ def list_models() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    setup_logging()
     try:
         return run(parser, args)
     except SamzeroError as err:
-        print(f"error: {err}", file=sys.stderr)
+        LOGGER.error(f"error: {err}")
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted: finished samples are stored; the same command resumes from them", file=sys.stderr)
+        LOGGER.warning("\ninterrupted: finished samples are stored; the same command resumes from them")
         return 130
 
 
@@ -358,8 +360,8 @@ def run_tasks(args: argparse.Namespace, tasks: list[Task]) -> None:
     model = None
     if args.predictions is None:
         if untrained and distributed.rank_and_world()[0] == 0:
-            print(UNTRAINED_BANNER.format(model=variant.display, reason=why, how=variant.how_to_get(),
-                                          path=variant.default_checkpoint), file=sys.stderr)  # fmt: skip
+            LOGGER.warning(UNTRAINED_BANNER.format(model=variant.display, reason=why, how=variant.how_to_get(),
+                                                   path=variant.default_checkpoint))  # fmt: skip
         model = load_prompt_model(args.model, args.checkpoint, device=args.device, fuse=args.fuse,
                                   backend=args.backend, untrained=untrained, precision=args.precision)  # fmt: skip
     for run, samples in zip(runs, prepared):

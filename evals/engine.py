@@ -29,6 +29,7 @@ from models.prompt_model import PromptModel
 from . import distributed
 from .base import Dataset, Sample, Task
 from .errors import DataError
+from .log import LOGGER
 from .names import check_name, check_sample_id
 from .provenance import (
     dataset_fingerprint,
@@ -154,7 +155,7 @@ def predict_missing(task: Task, model: PromptModel, store: PredictionStore, samp
         named = [store.path(sample_id).name for sample_id, v in status.items() if v == kind]
         if named:
             shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
-            print(f"{desc}: {len(named)} stored predictions {what} are predicted again: {shown}", file=sys.stderr)
+            LOGGER.warning(f"{desc}: {len(named)} stored predictions {what} are predicted again: {shown}")
     model.encoder_seconds, model.encoder_calls = 0.0, 0
     start = time.perf_counter()
     with tqdm(total=len(samples), initial=len(samples) - len(todo), desc=desc, unit="sample", file=sys.stderr) as bar:

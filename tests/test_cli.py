@@ -65,3 +65,21 @@ def test_run_name_records_backend_and_precision():
     task = LatencyTask({})
     assert run_name("repvit", task) == "repvit"
     assert run_name("repvit", task, "channels_last", "bf16") == "repvit.channels_last.bf16"
+
+
+def test_console_messages_are_rank_aware(monkeypatch, capsys):
+    """Under torchrun, rank 0 says everything; other ranks only warnings and errors, marked with their rank."""
+    from evals.log import setup
+
+    try:
+        monkeypatch.setenv("RANK", "1")
+        logger = setup()
+        logger.info("progress")
+        logger.warning("stored predictions are predicted again")
+        assert capsys.readouterr().err == "[rank 1] stored predictions are predicted again\n"
+        monkeypatch.setenv("RANK", "0")
+        setup().info("progress")
+        assert capsys.readouterr().err == "progress\n"
+    finally:
+        monkeypatch.delenv("RANK")
+        setup()

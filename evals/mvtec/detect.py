@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..log import LOGGER
 from ..provenance import host_info, package_versions, utc_now
 from .categories import CATEGORIES, parse_categories
 from .dataset import MVTecImage, load_mvtec_dataset, read_bgr
@@ -108,7 +109,7 @@ def fill_cache(cache: PromptCache, images: list[MVTecImage], detector: CaptionGr
         done += 1
     if remade:
         shown = ", ".join(remade[:5]) + (f" and {len(remade) - 5} more" if len(remade) > 5 else "")
-        print(f"mvtec/detect: {len(remade)} unreadable or damaged cache entries made again: {shown}", file=sys.stderr)
+        LOGGER.warning(f"mvtec/detect: {len(remade)} unreadable or damaged cache entries made again: {shown}")
     return {"detected": done, "already_cached": len(images) - done, "remade": remade, "seconds": round(seconds, 3),
             "seconds_per_image": round(seconds / done, 4) if done else None}  # fmt: skip
 
@@ -138,7 +139,7 @@ def detect_from_args(args: argparse.Namespace) -> list[Path]:
     categories = parse_categories(args.mvtec_categories)
     summary = detect_mvtec(args.data_root, cache_dir, detector, backbone, saliency_provenance, categories, args.limit,
                            device=args.device)  # fmt: skip
-    print(f"mvtec prompts: {summary['detected']} image(s) detected, {summary['already_cached']} already cached "
-          f"-> {cache_dir}", file=sys.stderr)  # fmt: skip
+    LOGGER.info(f"mvtec prompts: {summary['detected']} image(s) detected, {summary['already_cached']} already cached "
+                f"-> {cache_dir}")  # fmt: skip
     cache = PromptCache(cache_dir)
     return [cache.manifest_path] + [cache.path(sample_id) for sample_id in summary["sample_ids"]]

@@ -20,6 +20,7 @@ from models.checkpoint import sha256_file
 from ..detectors.coco_results import detect_annotation_file
 from ..detectors.grounding_dino import IMAGE_MEAN, IMAGE_STD, RESIZE_MAX_SIZE, RESIZE_SHORT_SIDE, GroundingDinoDetector
 from ..detectors.phrase_grounding import CAPTION_END, CATEGORY_SEPARATOR, NUM_SELECT, POSITIVE_MAP_EPS
+from ..log import LOGGER
 from ..store import atomic_write_bytes, atomic_write_json
 from .datasets import annotation_file, find_seginw_root, images_dir, parse_dataset_names, require_datasets
 from .sources import PROVENANCE_FILE, boxes_file, read_provenance
@@ -61,7 +62,7 @@ def detect_seginw(
         path = boxes_file(out_dir, name)
         entry = read_provenance(out_dir)["datasets"].get(name)
         if not overwrite and _up_to_date(path, entry, detector, protocol):
-            print(f"{name}: {path} is up to date, kept", flush=True)
+            LOGGER.info(f"{name}: {path} is up to date, kept")
             written.append(path)
             continue
         annotations = annotation_file(root, name)
@@ -72,7 +73,7 @@ def detect_seginw(
             "annotation_sha256": sha256_file(annotations), "num_images": len({e["image_id"] for e in entries}),
             "num_detections": len(entries), "detector": detector.provenance, "protocol": protocol,
         })  # fmt: skip
-        print(f"{name}: {len(entries)} detections -> {path}", flush=True)
+        LOGGER.info(f"{name}: {len(entries)} detections -> {path}")
         written.append(path)
     return written
 
