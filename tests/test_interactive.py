@@ -18,7 +18,7 @@ from evals.errors import DataError
 from evals.interactive.clicker import Click, Clicker
 from evals.interactive.efficientvit import iou_percent, run_efficientvit
 from evals.interactive.instances import read_instances
-from evals.interactive.metric import PromptIoUEvaluator, number_of_clicks
+from evals.interactive.evaluator import PromptIoUEvaluator, number_of_clicks
 from evals.interactive.prompt_file import read_prompt_file
 from evals.interactive.task import InteractiveTask
 from evals.report.examples import run_examples

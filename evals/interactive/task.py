@@ -53,7 +53,7 @@ from ..coco.dataset import (
 )
 from ..errors import UsageError
 from .instances import AnnotatedImage, read_instances
-from .metric import NOC_MAX_CLICKS, PromptIoUEvaluator
+from .evaluator import NOC_MAX_CLICKS, PromptIoUEvaluator
 
 if TYPE_CHECKING:
     from models.prompt_model import PromptModel
