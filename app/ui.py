@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.amg import AMG_DEFAULTS
+from evals.protocols.amg import AMG_DEFAULTS
 from models.errors import SamzeroError
 
 from .drawing import draw_masks, draw_prompts

@@ -64,3 +64,14 @@ def open_pil(path: Path) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as err:  # PIL's errors for files it cannot decode
         raise DataError(f"{path}: not an image PIL can decode ({err})") from None
     return image
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(W, H) of an image from its header (the pixels are decoded, and checked whole, when the image is read)."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DataError(f"{path}: not an image PIL can read ({err})") from None

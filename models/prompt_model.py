@@ -143,7 +143,7 @@ class PromptModel(ABC):
         """Automatic masks of `image` by the family's automatic mask generator (its own where the official code has
         one, else SAM's), in SamAutomaticMaskGenerator's record format (segmentation, area, bbox, predicted_iou,
         point_coords, stability_score, crop_box). `params` are SamAutomaticMaskGenerator's keyword arguments
-        (evals/amg.py holds their defaults): the protocols that use automatic masks set them."""
+        (evals/protocols/amg.py holds their defaults): the protocols that use automatic masks set them."""
 
     def video_predictor(self):
         """The family's own video predictor, sharing this model's weights and image encoder (SAM 2's

@@ -1,9 +1,9 @@
-"""evals/amg.py restates SamAutomaticMaskGenerator's defaults: they must stay equal to the installed package's."""
+"""evals/protocols/amg.py restates SamAutomaticMaskGenerator's defaults: they must stay equal to the installed package's."""
 import inspect
 
 from segment_anything import SamAutomaticMaskGenerator
 
-from evals.amg import AMG_DEFAULTS
+from evals.protocols.amg import AMG_DEFAULTS
 
 
 def test_amg_defaults_equal_segment_anything():

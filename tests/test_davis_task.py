@@ -16,12 +16,12 @@ from PIL import Image
 from evals.base import DatasetLayoutError
 from evals.davis.evaluate import count_objects
 from evals.davis.export_results import export_results
-from evals.davis.frames import read_working_frame, resize_mask_nearest, working_size
+from evals.protocols.sam_pt.frames import read_working_frame, resize_mask_nearest, working_size
 from evals.davis.io import open_davis, write_palette_mask
-from evals.davis.merge import merge_object_masks
-from evals.davis.protocol import SamPtOptions
-from evals.davis.query_points import kmedoid_points, kmedoids, mixed_points, object_query_points
-from evals.davis.sam_pt import (
+from evals.protocols.sam_pt.merge import merge_object_masks
+from evals.protocols.sam_pt.options import SamPtOptions
+from evals.protocols.sam_pt.query_points import kmedoid_points, kmedoids, mixed_points, object_query_points
+from evals.protocols.sam_pt.segment import (
     ObjectMask,
     ObjectPrompt,
     hide_points_near_border,
@@ -409,7 +409,7 @@ def test_options_follow_sam_pt_per_tracker_and_refuse_unsupported_values():
         SamPtOptions(negative_points=3)
     with pytest.raises(ValueError):
         SamPtOptions(refinement_iterations=-1)
-    from evals.davis.protocol import POSITIVE_POINTS_FOR_TRACKER
+    from evals.protocols.sam_pt.options import POSITIVE_POINTS_FOR_TRACKER
 
     assert POSITIVE_POINTS_FOR_TRACKER == {"pips": 8, "cotracker": 16, "lk": 8}
 

@@ -31,10 +31,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from evals.davis import vos
-from evals.davis.frames import resize_mask_nearest
-from evals.davis.query_points import object_query_points
 from evals.davis.task import DavisTask
+from evals.protocols.sam_pt import vos
+from evals.protocols.sam_pt.frames import resize_mask_nearest
+from evals.protocols.sam_pt.query_points import object_query_points
 from tests.davis_protocol_clip import CLIP_FRAMES, VIDEO, two_object_ids, write_clip
 from tests.replay_tracker import ReplayedDraws, ReplayTracker
 from tests.test_parity import fixed_threads, parity_prompt_model  # noqa: F401  (autouse: 2 threads, as the reference)

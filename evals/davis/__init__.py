@@ -2,9 +2,10 @@
 DAVIS-2017 evaluation.
 
 The metric (io.py, metrics.py, evaluate.py, report.py) is also a standalone evaluator of results folders
-(`python -m evals.davis`, __main__.py). The task (task.py) runs SAM-PT: protocol.py (parameters and sources),
-query_points.py, frames.py, sam_pt.py (the per-frame core, shared with UVO), merge.py, vos.py, evaluator.py; point
-trackers in evals/trackers. `TASK` is imported on first use, so the standalone metric does not load the models.
+(`python -m evals.davis`, __main__.py). The task (task.py) runs SAM-PT, whose core it shares with UVO in
+evals/protocols/sam_pt (options, query points, frames, the per-frame segmentation, merging, the video loop), scored
+by evaluator.py; point trackers in evals/trackers. `TASK` is imported on first use, so the standalone metric does
+not load the models.
 """
 
 

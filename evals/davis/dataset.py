@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..base import DatasetLayoutError, Requirement
 from ..errors import DataError
-from ..images import open_pil, read_checked
+from ..images import image_size, open_pil, read_checked
 from .io import DEFAULT_RESOLUTION, DavisLayoutError, DavisSequence, detect_annotation_format, open_davis
 
 # The official archives (https://davischallenge.org/davis2017/code.html, "TrainVal - Images and Annotations"); each
@@ -94,17 +94,6 @@ def davis_requirements(data_root: Path, source_resolution: str = "480p", need_fr
 
 def _size(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(W, H) of an image from its header (the pixels are decoded, and checked whole, when the image is read)."""
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"{path}: not an image PIL can read ({err})") from None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@
 
 Protocol: SAM-PT v1 (SysCV/sam-pt c17ab94; every parameter and its source in protocol.py): query points from the
 first-frame masks (query_points.py), tracked by a point tracker (evals/trackers; PIPS in SAM-PT v1), SAM on every
-frame from the tracked points with iterative refinement (sam_pt.py), objects merged into one id map at 480p
+frame from the tracked points with iterative refinement (evals/protocols/sam_pt/segment.py), objects merged into one id map at 480p
 (merge.py), all per video in vos.py. A sample is a sequence (id = its name); its stored prediction is the id maps
 of all its frames (uint8 T x H x W, the DAVIS results format in memory) plus per-frame IoUs, query points and
 tracks. The metric is the official davis2017-evaluation's (evaluate.py, evaluator.py).
@@ -43,7 +43,7 @@ from .dataset import (
 from .evaluate import count_objects, scored_frames
 from .evaluator import DavisEvaluator
 from .io import ResultsFolder, read_annotation
-from .protocol import POSITIVE_POINTS_FOR_TRACKER, REFINEMENT_ITERATIONS, SamPtOptions
+from ..protocols.sam_pt.options import POSITIVE_POINTS_FOR_TRACKER, REFINEMENT_ITERATIONS, SamPtOptions
 from .sam2_vos import params as sam2_vos_params
 
 # The command line imports this module for its options: torch and segment_anything (frames.py, vos.py) are imported
@@ -247,7 +247,7 @@ class DavisTask(Task):
         return self._tracker.get(self.params["tracker"], device)
 
     def load_inputs(self, sample: Sample) -> np.ndarray | None:
-        from .frames import read_working_frame
+        from ..protocols.sam_pt.frames import read_working_frame
 
         if self.sam2_vos:  # the official predictor reads the frames itself: check them whole here (DataError)
             for path in sample.data.frame_paths:
@@ -256,8 +256,8 @@ class DavisTask(Task):
         return np.stack([read_working_frame(path) for path in sample.data.frame_paths])
 
     def predict(self, model: PromptModel, sample: Sample, frames: np.ndarray) -> dict:
-        from .frames import resize_mask_nearest
-        from .vos import segment_video
+        from ..protocols.sam_pt.frames import resize_mask_nearest
+        from ..protocols.sam_pt.vos import segment_video
 
         video: DavisVideo = sample.data
         sequence = video.sequence

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..amg import AMG_DEFAULTS as SAM_AMG_DEFAULTS
+from ..protocols.amg import AMG_DEFAULTS as SAM_AMG_DEFAULTS
 
 REFERENCE_CODE = "LiuTingWed/SAM-Not-Perfect@cf40652ff4f2413b1ad2be0928d183fb6dc320d3"
 PROTOCOLS = ("oracle", "saliency")

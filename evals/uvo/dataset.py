@@ -19,8 +19,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ..base import DatasetLayoutError, Requirement
-from ..davis.dataset import image_size
 from ..errors import DataError
+from ..images import image_size
 from .protocol import ANNOTATIONS, FRAMES_DIR, VIDEOS_DIR
 
 if TYPE_CHECKING:  # ytvis_eval imports pycocotools: loaded where the ground truth is built, not with the options

@@ -1,6 +1,6 @@
 """SAM-PT's video instance segmentation (VIS) protocol on UVO v1.0, with where each parameter comes from.
 
-Sources, all in SysCV/sam-pt at commit c17ab94 (v1, as the DAVIS task; see evals/davis/protocol.py):
+Sources, all in SysCV/sam-pt at commit c17ab94 (v1, as the DAVIS task; see evals/protocols/sam_pt/options.py):
 - configs/vis_eval_root.yaml          AMG, number of masks, frame size, dataset ("vis_eval_root.yaml" below)
 - configs/vis_eval_sam_pt.yaml        SAM-PT inside the VIS adapter ("vis_eval_sam_pt.yaml")
 - docs/04-running-experiments.md      the command SAM-PT's VIS numbers come from ("the VIS command"):
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..amg import AMG_DEFAULTS
+from ..protocols.amg import AMG_DEFAULTS
 
-from ..davis.protocol import SamPtOptions
+from ..protocols.sam_pt.options import SamPtOptions
 
 # datasets/builtin.py, _PREDEFINED_SPLITS_UVO_V1["uvo_v1_val"]: frames under UVOv1.0/uvo_videos_dense_frames/, the
 # annotations in UVOv1.0/VideoDenseSet/UVO_video_val_dense.json (frame paths: the json's `file_names`, ytvis.py).
@@ -27,7 +27,7 @@ VIDEOS_DIR = "uvo_videos_dense"  # the preprocessed videos the frames are extrac
 
 # vis_eval_root.yaml, DETECTRON2_CONFIG.INPUT: MIN_SIZE_TEST: 360, MAX_SIZE_TEST: 1333; augmentation.py,
 # build_augmentation(is_train=False): detectron2's ResizeShortestEdge(360, 1333, "choice") (PIL bilinear). SAM-PT,
-# the AMG and the tracker all work on these frames; masks go back to the video's size (sam_pt.py: bilinear logits).
+# the AMG and the tracker all work on these frames; masks go back to the video's size (evals/protocols/sam_pt/segment.py: bilinear logits).
 SHORTER_SIDE = 360
 MAX_LONGER_SIDE = 1333
 

@@ -3,10 +3,10 @@
 The steps of sam_pt/modeling/vis_to_vos_adapter.py and SamPt._forward (sam_pt/modeling/sam_pt.py, c17ab94):
 1. SAM's automatic mask generator (the model under test, protocol.AMG_PARAMS) on frame 0; the first
    `max_tracks` (100) masks, in the generator's order (by predicted IoU), are the queries;
-2. query points of each mask (evals/davis/query_points.py), tracked together through the video (evals/trackers),
+2. query points of each mask (evals/protocols/sam_pt/query_points.py), tracked together through the video (evals/trackers),
    points near the border hidden -- as for DAVIS;
 3. SAM on *every* frame, frame 0 included (VIS has no given first frame to copy), per track with the per-frame
-   core of evals/davis/sam_pt.py (no refinement, no other tracks' points as negatives); each track keeps its own
+   core of evals/protocols/sam_pt/segment.py (no refinement, no other tracks' points as negatives); each track keeps its own
    mask (tracks may overlap, nothing is merged); logits are resized bilinearly to the video's size, mask = logits > 0;
 4. a track's score, as SamPt._forward computes it: `scores_per_frame.mean(dim=0)`, where a frame whose points are
    all hidden scores -inf -- the mean predicted IoU over all frames (low-IoU masks that were dropped count too),
@@ -24,11 +24,11 @@ from pycocotools import mask as mask_utils
 
 from models.prompt_model import PromptModel
 
-from ..davis.frames import resize_logits
-from ..davis.protocol import SamPtOptions
-from ..davis.query_points import object_query_points
-from ..davis.sam_pt import hide_points_near_border, object_prompts, segment_frame
-from ..davis.vos import track_objects
+from ..protocols.sam_pt.frames import resize_logits
+from ..protocols.sam_pt.options import SamPtOptions
+from ..protocols.sam_pt.query_points import object_query_points
+from ..protocols.sam_pt.segment import hide_points_near_border, object_prompts, segment_frame
+from ..protocols.sam_pt.vos import track_objects
 from ..trackers import PointTracker
 
 

@@ -38,7 +38,7 @@ stability 0.9, offset 1.0, NMS 0.7, min area 100). The notebook decodes all poin
 masks; we decode points_per_batch points at a time and upscale only the best (the same computation per query and
 mask: tests/test_parity_efficientsam.py compares the masks with the notebook's own code, bit for bit). Not in the
 notebook, refused: crops (`crop_n_layers` > 0), `point_grids`. Protocols that pass SAM's settings (UVO: all of
-evals/amg.py's AMG_DEFAULTS) get those thresholds instead of the notebook's.
+evals/protocols/amg.py's AMG_DEFAULTS) get those thresholds instead of the notebook's.
 
 Capabilities (what differs from SAM): no mask input; boxes as corner points; at most 6 prompt points per query; the
 single-mask output is the best of three; the encoder input is the stretched 1024x1024 image.

@@ -22,7 +22,7 @@ Pieces (official file -> what we use):
 - `generate`: `SAM2AutomaticMaskGenerator` with the caller's SamAutomaticMaskGenerator arguments. Where a caller
   leaves one out, SAM 2's own default applies, which differs from SAM's in `pred_iou_thresh` (0.8, SAM 0.88) and
   adds `mask_threshold` (0.0), `use_m2m` (False) and `multimask_output` (True); the protocols here pass SAM's values
-  explicitly (evals/amg.py), so the generator's algorithm is SAM 2's and the thresholds are the protocol's.
+  explicitly (evals/protocols/amg.py), so the generator's algorithm is SAM 2's and the thresholds are the protocol's.
 
 The optional CUDA extension `sam2._C` (connected components) is used only to fill holes / remove sprinkles in
 masks (`max_hole_area`, `min_mask_region_area` of the generator, the video predictor's `fill_hole_area=8`); without

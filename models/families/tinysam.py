@@ -65,7 +65,7 @@ from ..tiny_vit import build_tiny_vit_5m_encoder
 
 OFFICIAL_COMMIT = "11589bc1d98c16cff046c31d5ad4cd90a30f0897"
 
-# SamHierarchicalMaskGenerator.__init__'s defaults: SamAutomaticMaskGenerator's (evals/amg.py), plus
+# SamHierarchicalMaskGenerator.__init__'s defaults: SamAutomaticMaskGenerator's (evals/protocols/amg.py), plus
 # high_score_thresh. tests/test_parity_tinysam.py holds them equal to the official signature (recorded in
 # tests/data/parity/tinysam.json).
 HIERARCHICAL_DEFAULTS: dict[str, Any] = {

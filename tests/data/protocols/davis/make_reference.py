@@ -5,7 +5,7 @@ replaced by a fixed rule.
         /work/refvenv/bin/python tests/data/protocols/davis/make_reference.py
 
 /work/ref/sam_pt is an export of SysCV/sam-pt at commit c17ab94 (`git archive`, without the demo GIFs and video),
-the v1 protocol our evals/davis/protocol.py follows; /work/ref/mobile_sam is ChaoningZhang/MobileSAM's `mobile_sam/`
+the v1 protocol our evals/protocols/sam_pt/options.py follows; /work/ref/mobile_sam is ChaoningZhang/MobileSAM's `mobile_sam/`
 at 01ea8d0, the commit SAM-PT's requirements.txt pins. SAM-PT's command-line entry point
 `sam_pt.vos_eval.eval.main` (hydra) runs unchanged, as `python -m sam_pt.vos_eval.eval` with the overrides of
 `main()`:

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from ..images import open_pil
-from .protocol import LONGEST_SIDE
+from ...images import open_pil
+from .options import LONGEST_SIDE
 
 
 def working_size(height: int, width: int) -> tuple[int, int]:

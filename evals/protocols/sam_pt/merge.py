@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .frames import resize_logits
-from .sam_pt import ObjectMask
+from .segment import ObjectMask
 
 
 def merge_object_masks(masks: list[ObjectMask], size: tuple[int, int]) -> np.ndarray:

@@ -33,7 +33,7 @@ import torch
 
 from models.prompt_model import PromptModel
 
-from .protocol import SamPtOptions
+from .options import SamPtOptions
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ The steps of sam_pt/vos_eval/eval.py and SamPt.forward (sam_pt/modeling/sam_pt.p
 1. query points of every object on its first-frame mask (query_points.py), one generator seeded per video;
 2. the points of each group of objects tracked through the video together (SamPt._track_points), points near the
    border hidden;
-3. on every frame after the first: the per-frame core (sam_pt.py), then the objects' logits merged into an id map
+3. on every frame after the first: the per-frame core (segment.py), then the objects' logits merged into an id map
    at the output size (merge.py);
 4. the first frame is the given annotation: SAM-PT overwrites its prediction there with the ground truth
    (eval.py: logits of +-1e8 at the query frame), so SAM is not run on it here (it is never scored either).
@@ -17,11 +17,11 @@ import numpy as np
 
 from models.prompt_model import PromptModel
 
-from ..trackers import PointTracker
+from ...trackers import PointTracker
 from .merge import merge_object_masks
-from .protocol import SamPtOptions
+from .options import SamPtOptions
 from .query_points import object_query_points
-from .sam_pt import hide_points_near_border, object_groups, object_prompts, segment_frame
+from .segment import hide_points_near_border, object_groups, object_prompts, segment_frame
 
 
 @dataclass(frozen=True)
