@@ -7,7 +7,7 @@ The set: `--images` images of COCO's usual sizes, ~7.3 ground-truth objects each
 per image (100k; ViTDet-H's files hold up to 100 per image), about half of them jittered copies of a ground-truth
 object and the rest spurious, as compressed RLEs, with random scores. One run generates it once, then evaluates it
 with each implementation in its own process (so that each one's peak memory is its own): load the ground truth,
-loadRes (no `bbox`, as evals.coco.metric does), evaluate, accumulate, summarize, each phase timed (wall and CPU
+loadRes (no `bbox`, as evals.protocols.box_prompts.mask_ap does), evaluate, accumulate, summarize, each phase timed (wall and CPU
 seconds: faster-coco-eval computes IoUs on threads), then compares the 12 summary numbers.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_util
 
-# evals.coco.metric's choices (not imported: the suite's modules load torch, which would swamp the memory figures).
+# evals.protocols.box_prompts.mask_ap's choices (not imported: the suite's modules load torch, which would swamp the memory figures).
 IMPLEMENTATIONS = ("faster-coco-eval", "pycocotools")
 IOU_TYPE, MAX_DETS = "segm", [1, 10, 100]
 SUMMARY_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -107,7 +107,7 @@ def cpu_seconds() -> float:
 
 
 def coco_api(implementation: str):
-    """(COCO, COCOeval) as evals.coco.metric._coco_api picks them."""
+    """(COCO, COCOeval) as evals.protocols.box_prompts.mask_ap._coco_api picks them."""
     if implementation == "pycocotools":
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
@@ -119,7 +119,7 @@ def coco_api(implementation: str):
 
 
 def worker(implementation: str, annotation_file: Path, detections_file: Path) -> dict:
-    """Evaluate in this process, as evals.coco.metric.mask_ap does, each phase timed."""
+    """Evaluate in this process, as evals.protocols.box_prompts.mask_ap.mask_ap does, each phase timed."""
     coco_cls, cocoeval_cls = coco_api(implementation)
     detections = json.loads(detections_file.read_text())
     baseline_mb = rss_mb()

@@ -22,13 +22,13 @@ from pycocotools.cocoeval import COCOeval
 
 from evals import cli
 from evals.base import Sample
-from evals.errors import DataError
-from evals.coco.dataset import read_coco_images
-from evals.coco.metric import IMPLEMENTATIONS, MaskAPEvaluator, results_without_boxes
-from evals.coco.prompts import PromptedImage
-from evals.coco.results_file import read_results_by_image, resolve_results_file
-from evals.coco.rle import compressed_rle, decode_mask, encode_masks
 from evals.coco.task import CocoTask
+from evals.errors import DataError
+from evals.protocols.box_prompts.mask_ap import IMPLEMENTATIONS, MaskAPEvaluator, results_without_boxes
+from evals.protocols.box_prompts.prompts import PromptedImage
+from evals.protocols.coco_format.dataset import read_coco_images
+from evals.protocols.coco_format.results_file import read_results_by_image, resolve_results_file
+from evals.protocols.coco_format.rle import compressed_rle, decode_mask, encode_masks
 from evals.store import decode_prediction, encode_prediction
 
 DATA = Path(__file__).parent / "data" / "coco_tiny_val2017"

@@ -21,13 +21,13 @@ from pycocotools.coco import COCO
 
 from evals import cli
 from evals.base import DatasetLayoutError
-from evals.errors import DataError, UsageError
-from evals.coco.dataset import read_coco_images, read_rgb
-from evals.coco.options import add_mask_protocol_arguments, decoding_params
-from evals.coco.prompts import BoxPrompt, attach_prompts, read_detection_prompts
-from evals.coco.rle import decode_mask
 from evals.coco.task import CocoTask
 from evals.engine import Run, execute
+from evals.errors import DataError, UsageError
+from evals.protocols.box_prompts.options import add_mask_protocol_arguments, decoding_params
+from evals.protocols.box_prompts.prompts import BoxPrompt, attach_prompts, read_detection_prompts
+from evals.protocols.coco_format.dataset import read_coco_images, read_rgb
+from evals.protocols.coco_format.rle import decode_mask
 from evals.store import decode_prediction
 from models.prompt_model import MaskPrediction
 from tests.fakes import toy_prompt_model

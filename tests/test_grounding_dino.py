@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from evals.coco.prompts import read_detection_prompts
-from evals.errors import DataError
 from evals.detectors.coco_results import detect_annotation_file
+from evals.errors import DataError
+from evals.protocols.box_prompts.prompts import read_detection_prompts
 from evals.detectors.grounding_dino import (
     DetectorWeightsError,
     GroundingDinoDetector,

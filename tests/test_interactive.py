@@ -10,17 +10,17 @@ import pytest
 import torch
 
 from evals import cli
-from evals.bootstrap import mean_interval, paired_difference
 from evals.base import Sample
-from evals.coco.dataset import read_coco_images, read_rgb
+from evals.bootstrap import mean_interval, paired_difference
 from evals.engine import Run, execute
 from evals.errors import DataError
 from evals.interactive.clicker import Click, Clicker
 from evals.interactive.efficientvit import iou_percent, run_efficientvit
-from evals.interactive.instances import read_instances
 from evals.interactive.evaluator import PromptIoUEvaluator, number_of_clicks
+from evals.interactive.instances import read_instances
 from evals.interactive.prompt_file import read_prompt_file
 from evals.interactive.task import InteractiveTask
+from evals.protocols.coco_format.dataset import read_coco_images, read_rgb
 from evals.report.examples import run_examples
 from models.prompt_model import MaskPrediction
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from evals.coco.dataset import read_coco_images
+from evals.protocols.coco_format.dataset import read_coco_images
 from evals.interactive.edgesam import (
     EdgeSamParams,
     EdgeSamRandom,

@@ -21,9 +21,9 @@ from pycocotools.coco import COCO
 
 from evals import cli
 from evals.base import DatasetLayoutError
-from evals.errors import DataError, UsageError
-from evals.coco.metric import mask_ap
 from evals.engine import Run, execute
+from evals.errors import DataError, UsageError
+from evals.protocols.box_prompts.mask_ap import mask_ap
 from evals.registry import task_class
 from evals.seginw.datasets import ANNOTATION_FILE, SEGINW_DATASETS, SPLIT
 from evals.seginw.reference import PAPER_MEAN_AP, REFERENCE_AP

@@ -1,7 +1,7 @@
 """COCO zero-shot instance segmentation: box prompts (ViTDet-H detections) -> SAM masks -> COCO mask AP.
 
-The core (reader, box prompts, RLE, mask AP) takes an annotation file and its image folder, so SegInW's 25
-Roboflow COCO-format datasets reuse it as is: dataset.py, prompts.py, protocol.py, rle.py, metric.py, options.py.
+task.py; the core it shares with SegInW (and interactive segmentation's COCO-format reading) is in
+evals/protocols: coco_format/ (reader, RLE, results files) and box_prompts/ (prompts, protocol, options, mask AP, the report's examples).
 """
 
 from .task import CocoTask as TASK

@@ -19,8 +19,8 @@ from typing import Any
 
 from ..base import Column, Dataset, Evaluator, Requirement, Sample
 from ..paper import paper_values
-from .box_prompted import BoxPromptedTask
-from .dataset import (
+from ..protocols.box_prompts.box_prompted import BoxPromptedTask
+from ..protocols.coco_format.dataset import (
     VAL2017_ANNOTATIONS_URL,
     VAL2017_FOLDER,
     find_val2017,
@@ -29,9 +29,9 @@ from .dataset import (
     val2017_requirements,
     val2017_root,
 )
-from .metric import MaskAPEvaluator
-from .options import add_mask_protocol_arguments, decoding_params, evaluation_params
-from .prompts import (
+from ..protocols.box_prompts.mask_ap import MaskAPEvaluator
+from ..protocols.box_prompts.options import add_mask_protocol_arguments, decoding_params, evaluation_params
+from ..protocols.box_prompts.prompts import (
     EFFICIENTVIT_BOXES_NAME,
     EFFICIENTVIT_BOXES_URL,
     GROUND_TRUTH_SCORE,
@@ -40,7 +40,7 @@ from .prompts import (
     attach_prompts,
     read_detection_prompts,
 )
-from .results_file import mask_detections, read_results_by_image, resolve_results_file
+from ..protocols.coco_format.results_file import mask_detections, read_results_by_image, resolve_results_file
 
 SECTION = "Instance segmentation (COCO) and SegInW"
 # The paper's numbers (zero-shot instance segmentation on COCO val2017 from ViTDet-H boxes, mask AP in %) are in

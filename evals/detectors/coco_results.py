@@ -17,8 +17,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..coco.dataset import read_coco_images, read_json
 from ..errors import DataError
+from ..protocols.coco_format.dataset import read_coco_images, read_json
 from .grounding_dino import GroundingDinoDetector, read_image
 from .phrase_grounding import NUM_SELECT, GroundedDetections
 

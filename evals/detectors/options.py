@@ -1,6 +1,6 @@
 """Command-line options of the detectors, shared by the tasks that make their own box prompts (SegInW, MVTec AD).
 
-Added by whichever task comes first (the same pattern as evals/coco/options.py), so one `--detector-weights` serves
+Added by whichever task comes first (the same pattern as evals/protocols/box_prompts/options.py), so one `--detector-weights` serves
 every task of `run_eval.py --detect`.
 """
 from __future__ import annotations

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..coco.rle import encode_masks
+from ..protocols.coco_format.rle import encode_masks
 from .clicker import Click, Clicker
 from .instances import Instance
 

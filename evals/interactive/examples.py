@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import visual
-from ..coco.examples import read_rgb_or_blank
-from ..coco.rle import decode_mask
+from ..protocols.coco_format.dataset import read_rgb_or_blank
+from ..protocols.coco_format.rle import decode_mask
 from .instances import AnnotatedImage
 
 MARGIN = 0.5  # the window: the object's box, its clicks and its prompt box, grown by half their size a side

@@ -2,7 +2,7 @@
 fields the references read (area, box, segmentation), grouped by image.
 
 COCO val2017, LVIS v1 val (`lvis_v1_val.json`: COCO-format polygons on COCO's images) and any folder of images with
-COCO-format instance annotations read alike; `evals.coco.dataset.read_coco_images` checks the file first (keys,
+COCO-format instance annotations read alike; `evals.protocols.coco_format.dataset.read_coco_images` checks the file first (keys,
 ids, sizes, boxes, segmentations), so a problem is a DataError naming the file and the record.
 
 Which annotations are prompted is each protocol's choice (EfficientViT-SAM skips only `area < 1`, crowd regions
@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..coco.dataset import CocoImage, read_json
-from ..coco.rle import compressed_rle, decode_mask
+from ..protocols.coco_format.dataset import CocoImage, read_json
+from ..protocols.coco_format.rle import compressed_rle, decode_mask
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..coco.dataset import read_json
-from ..coco.rle import compressed_rle, decode_mask
 from ..errors import DataError
+from ..protocols.coco_format.dataset import read_json
+from ..protocols.coco_format.rle import compressed_rle, decode_mask
 from .efficientvit import MIN_AREA, FrozenPrompts, iou_percent
 from .instances import AnnotatedImage
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..coco.dataset import is_number, read_json
 from ..errors import DataError
+from ..protocols.coco_format.dataset import is_number, read_json
 from ..store import atomic_write_json
 from .efficientvit import FrozenPrompts
 

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..base import Column, Dataset, DatasetLayoutError, Evaluator, Requirement, Sample, Task
-from ..coco.dataset import (
+from ..protocols.coco_format.dataset import (
     VAL2017_ANNOTATIONS_URL,
     find_val2017,
     read_coco_images,
@@ -52,8 +52,8 @@ from ..coco.dataset import (
     val2017_requirements,
 )
 from ..errors import UsageError
-from .instances import AnnotatedImage, read_instances
 from .evaluator import NOC_MAX_CLICKS, PromptIoUEvaluator
+from .instances import AnnotatedImage, read_instances
 
 if TYPE_CHECKING:
     from models.prompt_model import PromptModel

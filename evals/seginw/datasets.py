@@ -5,7 +5,7 @@ below, from https://huggingface.co/sam-hq-team/SegInW/resolve/main/seginw.zip) a
 $file/valid/_annotations_min1cat.coco.json --image_dir $file/valid/`` for every folder of ./data/seginw/). The same
 files as X-Decoder's SegInW release (``seginw/<Dataset>/valid/_annotations_min1cat.coco.json``).
 
-Each dataset is read by the COCO task's reader (evals/coco/dataset.py); a sample is one image, its id
+Each dataset is read by the COCO-format reader (evals/protocols/coco_format/dataset.py); a sample is one image, its id
 ``"<Dataset>/<image_id>"`` (unique across datasets; the prediction store keeps one folder per dataset).
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """SegInW's metric: COCO mask AP of each dataset on its own annotation file, and their plain mean.
 
-Per dataset: the COCO task's mask AP (evals/coco/metric.py: COCOeval "segm", pycocotools semantics, areas from the
+Per dataset: the box-prompted tasks' mask AP (evals/protocols/box_prompts/mask_ap.py: COCOeval "segm", pycocotools semantics, areas from the
 masks, maxDets 100), on all its images. sam-hq (test_ap_on_seginw.py with cocogrounding_eval.py's
 CocoGroundingEvaluator, useCats=True) evaluates image by image (``loadRes`` of one image's detections, then
 ``evaluate`` on that image) and accumulates the per-image results of all images: the same evalImgs, so the same 12
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Evaluator, Sample
-from ..coco.metric import MaskAPEvaluator
+from ..protocols.box_prompts.mask_ap import MaskAPEvaluator
 from .datasets import dataset_name
 from .reference import REFERENCE_AP, REFERENCE_MEAN_AP, REFERENCE_MODEL, REFERENCE_SOURCE
 

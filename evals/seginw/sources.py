@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Requirement
-from ..coco.dataset import read_json
-from ..coco.prompts import GROUND_TRUTH_SCORE
 from ..detectors.weights import DEFAULT_WEIGHTS_DIR
 from ..errors import DataError
+from ..protocols.box_prompts.prompts import GROUND_TRUTH_SCORE
+from ..protocols.coco_format.dataset import read_json
 from .datasets import is_full_benchmark
 
 GROUND_TRUTH_BOXES = "gt"

@@ -13,8 +13,8 @@ with GroundingDINO_SwinB.py and groundingdino_swinb_cogcoor.pth), whose ViT-H me
   names joined by " . ", no score threshold (detectors/phrase_grounding.py), each keeping its category and score;
   made once per dataset by `run_eval.py --detect seginw` (detect.py) and read from ``--seginw-boxes DIR``;
 - masks: one SAM mask per box (``predictor.predict_torch(boxes=..., multimask_output=False)``; masks = logits > 0,
-  ``Sam.mask_threshold``), the box transformed by ``predictor.transform.apply_boxes_torch`` (evals/coco/protocol.py
-  'single'); the image for SAM read by ``cv2.imread`` + BGR -> RGB (test_ap_on_seginw.py, as evals/coco/dataset.py);
+  ``Sam.mask_threshold``), the box transformed by ``predictor.transform.apply_boxes_torch`` (evals/protocols/box_prompts/protocol.py
+  'single'); the image for SAM read by ``cv2.imread`` + BGR -> RGB (test_ap_on_seginw.py, as evals/protocols/coco_format/dataset.py);
 - metric: COCO mask AP per dataset, and the plain mean over the datasets (metric.py).
 A sample is an image, id ``"<Dataset>/<image_id>"``; its stored prediction is its detections with RLE masks.
 Anything else than the 25 datasets, sam-hq's detector or single-mask output is a labelled variant (`variant`).
@@ -27,15 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Column, Dataset, Evaluator, Requirement, Sample
-from ..coco.box_prompted import BoxPromptedTask
-from ..coco.dataset import read_coco_images, require_image_files
-from ..coco.options import add_mask_protocol_arguments, decoding_params, evaluation_params
-from ..coco.prompts import attach_prompts, read_detection_prompts
-from ..coco.protocol import MASK_SELECTIONS
-from ..coco.results_file import mask_detections, read_results_by_image
 from ..detectors.options import add_detector_arguments
 from ..detectors.weights import transformers_requirement, weights_requirement
 from ..errors import DataError, MissingResources
+from ..protocols.box_prompts.box_prompted import BoxPromptedTask
+from ..protocols.box_prompts.options import add_mask_protocol_arguments, decoding_params, evaluation_params
+from ..protocols.box_prompts.prompts import attach_prompts, read_detection_prompts
+from ..protocols.box_prompts.protocol import MASK_SELECTIONS
+from ..protocols.coco_format.dataset import read_coco_images, require_image_files
+from ..protocols.coco_format.results_file import mask_detections, read_results_by_image
 from .datasets import (
     SEGINW_DATASETS,
     SEGINW_TREE,
@@ -63,7 +63,7 @@ from .sources import (
 )
 
 # The command line imports every task module: the detection stage (torch, torchvision, transformers) is imported by
-# `detect` only, the model interface and pycocotools where they are used (evals/coco/box_prompted.py).
+# `detect` only, the model interface and pycocotools where they are used (evals/protocols/box_prompts/box_prompted.py).
 
 SECTION = "Instance segmentation (COCO) and SegInW"  # shared with evals/coco/task.py: one table, side by side
 # test_ap_on_seginw.py: ``predictor.predict_torch(..., multimask_output=False)``.

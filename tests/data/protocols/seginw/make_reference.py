@@ -22,7 +22,7 @@ Shims:
 - the detector (network weights unreachable here): `load_model` returns a module whose output nothing reads, and
   `PostProcessSeginw` returns, image after image in the dataset's order, the fixed boxes of boxes/<Dataset>.json as
   the real one returns Grounding-DINO's: float32 xyxy boxes ([x, y, x + w, y + h], summed in float64 as
-  evals/coco/prompts.py does), float32 scores, and as labels the index of the category in the annotation file's
+  evals/protocols/box_prompts/prompts.py does), float32 scores, and as labels the index of the category in the annotation file's
   list (its positive-map row; here equal to the category id). `groundingdino.models` and
   `groundingdino.util.get_tokenlizer` (the detector and its BERT tokenizer, transformers) are empty modules.
 - the model: test_seginw.sh runs SAM ViT-H (`build_sam`); `build_sam` here builds ViT-B (`build_sam_vit_b` of the

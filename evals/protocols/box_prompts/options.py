@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import UsageError
-from .metric import IMPLEMENTATIONS, IOU_TYPE, MAX_DETS, default_implementation
+from ...errors import UsageError
+from .mask_ap import IMPLEMENTATIONS, IOU_TYPE, MAX_DETS, default_implementation
 from .protocol import DEFAULT_BOX_BATCH, DEFAULT_MASK_SELECTION, MASK_SELECTIONS, MASK_THRESHOLD
 
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ..base import Sample, Task
-from .dataset import read_rgb
+from ...base import Sample, Task
+from ..coco_format.dataset import read_rgb
 from .protocol import segment_image
 
 # The command line imports every task module: torch (the model interface) and pycocotools (the report's examples)

@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 from pycocotools import mask as mask_util
 
-from .. import visual
-from ..errors import DataError
-from .dataset import CocoImage, read_rgb
+from ... import visual
+from ..coco_format.dataset import CocoImage, read_rgb_or_blank
+from ..coco_format.rle import compressed_rle, decode_mask
 from .prompts import PromptedImage
-from .rle import compressed_rle, decode_mask
 
 MAX_SHOWN = 20  # detections drawn per image, highest scores first: more hide each other
 
@@ -55,14 +54,6 @@ def best_iou_recall(image: CocoImage, detections: list[dict]) -> float | None:
         ious = mask_util.iou(candidates, [_pycocotools_rle(truth["segmentation"])], [0]) if candidates else [[0.0]]
         best.append(float(np.max(ious)))
     return float(np.mean(best))
-
-
-def read_rgb_or_blank(image: CocoImage) -> np.ndarray:
-    """The image, or a blank canvas of its size where the file is missing or broken: the panels without it."""
-    try:
-        return read_rgb(image)
-    except (OSError, ValueError, DataError):
-        return visual.blank(image.height, image.width)
 
 
 def draw(prompted: PromptedImage, detections: list[dict], prompt_source: str | None = None) -> dict[str, np.ndarray]:

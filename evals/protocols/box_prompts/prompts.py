@@ -22,9 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataError
-from .dataset import CocoImage, box_problem
-from .results_file import by_image, read_results
+from ...errors import DataError
+from ..coco_format.dataset import CocoImage, box_problem
+from ..coco_format.results_file import by_image, read_results
 
 GROUND_TRUTH_SCORE = 1.0  # every ground-truth prompt ranks equally; COCOeval then keeps the file's order
 TINYSAM_BOXES_NAME = "coco_instances_results_vitdet.json"

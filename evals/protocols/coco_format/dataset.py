@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import images as image_files
-from ..base import DatasetLayoutError, Requirement
-from ..errors import DataError
+from ... import images as image_files
+from ...base import DatasetLayoutError, Requirement
+from ...errors import DataError
 
 VAL2017_IMAGES = Path("val2017")
 VAL2017_ANNOTATIONS = Path("annotations") / "instances_val2017.json"
@@ -255,3 +255,13 @@ def read_rgb(image: CocoImage) -> np.ndarray:
         raise DataError(f"{image.path}: the image is {rgb.shape[1]}x{rgb.shape[0]} but the annotation file says "
                         f"{image.width}x{image.height} ({image.annotation_file}, image id {image.image_id})")  # fmt: skip
     return rgb
+
+
+def read_rgb_or_blank(image: CocoImage) -> np.ndarray:
+    """The image, or a blank canvas of its size where the file is missing or broken: the panels without it."""
+    try:
+        return read_rgb(image)
+    except (OSError, ValueError, DataError):
+        from ... import visual  # drawing: only for the report's panels
+
+        return visual.blank(image.height, image.width)

@@ -26,7 +26,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from ..base import Evaluator, Sample
+from ...base import Evaluator, Sample
 
 IOU_TYPE = "segm"
 MAX_DETS = (1, 10, 100)  # pycocotools Params.setDetParams; AP / APs / APm / APl are at maxDets=100

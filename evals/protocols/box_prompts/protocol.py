@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..coco_format.rle import encode_masks
 from .prompts import BoxPrompt
-from .rle import encode_masks
 
 if TYPE_CHECKING:  # torch is imported where it is used: the command line imports this module for its option values
     import torch

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from ..errors import DataError
+from ...errors import DataError
 from .dataset import is_integer, is_number, read_json
 from .rle import compressed_rle
 
