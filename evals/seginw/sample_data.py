@@ -3,7 +3,7 @@
 SegInW's images come from Roboflow projects under their own licences, so `make demo` runs on two tiny generated
 datasets in the SegInW layout (``<Dataset>/valid/*.jpg`` + ``_annotations_min1cat.coco.json``, a Roboflow-style COCO
 export: categories and images numbered from 0, polygon segmentations, iscrowd 0): coloured polygons on a noisy
-gradient. Annotation ids start at 1, unlike Roboflow's (see metric.py on annotation id 0).
+gradient. Annotation ids start at 1, unlike Roboflow's (see evaluator.py on annotation id 0).
 Synthetic-Shapes has one-word categories, Synthetic-Blobs two-word ones (a category spans several tokens of the
 Grounding-DINO caption). Deterministic; regenerate with
 

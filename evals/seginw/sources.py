@@ -46,7 +46,7 @@ def read_provenance(directory: Path) -> dict[str, Any]:
     path = Path(directory) / PROVENANCE_FILE
     if not path.is_file():
         return {"datasets": {}}
-    content = read_json(path, f"the record of `run_eval.py --detect seginw`: {{datasets: {{<Dataset>: ...}}}}")
+    content = read_json(path, "the record of `run_eval.py --detect seginw`: {datasets: {<Dataset>: ...}}")
     if not isinstance(content, dict) or not isinstance(content.get("datasets", {}), dict) or not all(
         isinstance(entry, dict) for entry in content.get("datasets", {}).values()
     ):

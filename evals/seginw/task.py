@@ -15,7 +15,7 @@ with GroundingDINO_SwinB.py and groundingdino_swinb_cogcoor.pth), whose ViT-H me
 - masks: one SAM mask per box (``predictor.predict_torch(boxes=..., multimask_output=False)``; masks = logits > 0,
   ``Sam.mask_threshold``), the box transformed by ``predictor.transform.apply_boxes_torch`` (evals/protocols/box_prompts/protocol.py
   'single'); the image for SAM read by ``cv2.imread`` + BGR -> RGB (test_ap_on_seginw.py, as evals/protocols/coco_format/dataset.py);
-- metric: COCO mask AP per dataset, and the plain mean over the datasets (metric.py).
+- metric: COCO mask AP per dataset, and the plain mean over the datasets (evaluator.py).
 A sample is an image, id ``"<Dataset>/<image_id>"``; its stored prediction is its detections with RLE masks.
 Anything else than the 25 datasets, sam-hq's detector or single-mask output is a labelled variant (`variant`).
 """
@@ -49,7 +49,7 @@ from .datasets import (
     parse_dataset_names,
     require_datasets,
 )
-from .metric import SegInWEvaluator
+from .evaluator import SegInWEvaluator
 from .reference import PAPER_MEAN_AP
 from .sample_data import SAMPLE_DATASETS
 from .sources import (
