@@ -82,7 +82,8 @@ def saa_map(masks, logits, saliency, k_mask, out_size=400):
     """SAA/model.py rescore + confidence_prompting."""
     rescores = []
     for mask, logit in zip(masks, logits):
-        similarity = 1.0 if saliency[mask].size == 0 else np.exp(3 * saliency[mask].mean())
+        # SAA+ ran on NumPy 1.x, where 3 x a float32 scalar is float64 (NumPy 2 keeps float32)
+        similarity = 1.0 if saliency[mask].size == 0 else np.exp(3 * np.float64(saliency[mask].mean()))
         rescores.append(logit * similarity)
     rescores = np.stack(rescores, axis=0)
     chosen = rescores.argsort()[-k_mask:]

@@ -3,7 +3,8 @@
 Reference: caoyunkang/Segment-Any-Anomaly@SAA-plus, SAA/model.py ``region_refine`` (SAM), ``rescore`` and
 ``confidence_prompting`` (the map), with k_mask from saa_prompts.py and the constants of protocol.py:
     masks   SAM box prompts, one mask each (multimask_output=False), mask = logits > 0, at the image's size
-    score   box logit x exp(3 x mean saliency inside the mask) (x 1 for an empty mask)
+    score   box logit x exp(3 x mean saliency inside the mask) (x 1 for an empty mask), the mean over float32 and
+            the exponential in float64, as under SAA+'s NumPy 1.x
     map     the k_mask best masks (numpy ``argsort()[-k:]``, ascending): sum of score x mask divided by
             (1 + number of those masks on the pixel), float64; cv2 bilinear resize to 400 x 400
 An image without a defect box gets an all-zero map (SAA+: one empty mask with logit 0).
@@ -48,11 +49,14 @@ def defect_masks(model: PromptModel, boxes: np.ndarray, batch: int = SAM_BOX_BAT
 
 
 def rescore(masks: np.ndarray, logits: np.ndarray, saliency: np.ndarray) -> np.ndarray:
-    """SAA+ rescore: logit x exp(3 x mean saliency in the mask); the mean as numpy takes it over float32."""
+    """SAA+ rescore: logit x exp(3 x mean saliency in the mask); the mean as numpy takes it over float32, the
+    exponential in float64: SAA/model.py's ``np.exp(3 * similarity_map[mask].mean())`` under the NumPy 1.x it ran on
+    (torch 1.10, install.sh), where 3 x a float32 scalar is float64 (NumPy 2's NEP 50 rules would keep float32: one
+    float32 ulp apart; tests/data/protocols/mvtec/make_reference.py runs SAA+ with NumPy 1.26)."""
     scores = []
     for mask, logit in zip(masks, logits.astype(np.float64)):
         inside = saliency[mask]
-        scores.append(logit * (np.exp(RESCORE_TEMPERATURE * inside.mean()) if inside.size else 1.0))
+        scores.append(logit * (np.exp(RESCORE_TEMPERATURE * np.float64(inside.mean())) if inside.size else 1.0))
     return np.array(scores, dtype=np.float64)
 
 

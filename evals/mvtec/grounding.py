@@ -87,7 +87,10 @@ class CaptionGrounding:
             **inputs,
         )
         input_ids = tokens["input_ids"][0].tolist()
-        probabilities = outputs.logits[0, :, : len(input_ids)].float().sigmoid().cpu()
+        # SAA/model.py get_grounding_output: ``outputs["pred_logits"].sigmoid()`` over all 256 text positions, then
+        # read per caption token: the sigmoid of the contiguous rows, as there (that of a column slice can differ
+        # by a float32 ulp: torch's vectorised and scalar paths; tests/test_protocol_parity_mvtec.py)
+        probabilities = outputs.logits[0].float().sigmoid()[:, : len(input_ids)].cpu()
         return GroundingResult(caption, input_ids, outputs.pred_boxes[0].float().cpu(), probabilities)
 
     def decode(self, token_ids: list[int]) -> str:

@@ -31,7 +31,10 @@ class Proposals:
 
     @property
     def largest_area(self) -> torch.Tensor:
-        """SAA+'s ``max_box_area``: the largest normalised w x h of the kept boxes, 1 when none was kept."""
+        """SAA+'s ``max_box_area``: the largest normalised w x h of the kept boxes, 1 when none was kept. (For an
+        object pass without a box, SAA+'s `forward` then stops with a TypeError: visual_saliency_calculation indexes
+        the list ``[empty mask]`` it gets as object masks; its single-object saliency does not read them, so we go
+        on, with this area 1: tests/data/protocols/mvtec/make_reference.py.)"""
         if len(self.boxes) == 0:
             return torch.tensor(1.0)
         return (self.boxes[:, 2] * self.boxes[:, 3]).max()
