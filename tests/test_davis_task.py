@@ -130,6 +130,15 @@ def test_merge_gives_each_pixel_to_the_largest_positive_logit():
     assert resized.tolist() == [[1] * 4] * 2
 
 
+def test_merge_takes_the_argmax_of_sam_pts_softmax_not_of_the_logits():
+    """Two adjacent float32 logits whose softmax rounds to one probability: SAM-PT's argmax (eval.py: softmax, then
+    argmax) gives the pixel to the lower object, where the logits alone would give it to the higher one."""
+    low = torch.tensor([[0.25979673862457275]])
+    high = torch.tensor([[0.25979676842689514]])
+    assert high.item() > low.item()
+    assert merge_object_masks([ObjectMask(low, 0.9), ObjectMask(high, 0.9)], (1, 1)).tolist() == [[1]]
+
+
 # ---------------------------------------------------------------- the per-frame core with a scripted model
 
 
