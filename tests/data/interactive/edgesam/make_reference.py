@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.machinery
 import json
 import math
 import os
@@ -57,6 +56,7 @@ HERE = Path(__file__).resolve().parent
 TESTS = HERE.parents[2]
 sys.path.insert(0, str(TESTS))  # parity_weights.py
 from parity_weights import parity_state_dict  # noqa: E402
+from reference_driver import stub_module  # noqa: E402
 
 REPOSITORY = "chongzhou96/EdgeSAM"
 ANNOTATIONS = TESTS / "data" / "coco_tiny_val2017" / "annotations" / "instances_val2017.json"
@@ -77,13 +77,6 @@ CONFIGS = {
                                     "--num-multimask-outputs 3 --multimask-select oracle --max-prompt-bs 8",
     "box_4area_refine": "--prompt-types box --refine-iter 2 --num-multimask-outputs 4 --multimask-select area",
 }  # fmt: skip
-
-
-def stub_module(name: str, **attributes) -> None:
-    module = types.ModuleType(name)
-    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
-    module.__dict__.update(attributes)
-    sys.modules[name] = module
 
 
 class _Unavailable:

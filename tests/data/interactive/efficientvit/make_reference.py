@@ -24,12 +24,10 @@ sequence does not depend on num_click), and box mode.
 from __future__ import annotations
 
 import argparse
-import importlib.machinery
 import json
 import os
 import sys
 import time
-import types
 from pathlib import Path
 
 import torch
@@ -38,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 TESTS = HERE.parents[2]
 sys.path.insert(0, str(TESTS))  # parity_weights.py
 from parity_weights import parity_state_dict  # noqa: E402
+from reference_driver import stub_module  # noqa: E402
 
 REPOSITORY = "mit-han-lab/efficientvit"
 COMMIT = "de7d7733cc0329f391b33f1f459271562ec27bd5"
@@ -47,13 +46,6 @@ THREADS = 2
 CLICKS = (1, 3, 5)
 COMMAND = ("PYTHONPATH=/work/ref/efficientvit_sam:/work/ref/efficientvit_sam/applications/efficientvit_sam "
            "/work/refvenv/bin/python tests/data/interactive/efficientvit/make_reference.py")  # fmt: skip
-
-
-def stub_module(name: str, **attributes) -> None:
-    module = types.ModuleType(name)
-    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
-    module.__dict__.update(attributes)
-    sys.modules[name] = module
 
 
 class Float64Encoder(torch.nn.Module):

@@ -44,15 +44,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import hashlib
-import importlib.machinery
 import io
 import json
 import os
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +60,7 @@ TESTS = HERE.parents[2]
 sys.path.insert(0, str(TESTS))  # parity_weights.py, float64_network.py
 from float64_network import float64_network  # noqa: E402
 from parity_weights import parity_state_dict  # noqa: E402
+from reference_driver import stub_module, mask_record  # noqa: E402
 
 TINY_ANNOTATIONS = TESTS / "data" / "coco_tiny_val2017" / "annotations" / "instances_val2017.json"
 IMAGE_DIR = TESTS.parents[1] / "shared" / "data" / "coco_tiny_val2017" / "val2017"
@@ -127,13 +125,6 @@ def image_folder(workdir: Path) -> Path:
     return folder
 
 
-def stub_module(name: str, **attributes) -> None:
-    module = types.ModuleType(name)
-    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
-    module.__dict__.update(attributes)
-    sys.modules[name] = module
-
-
 def run_tinysam(workdir: Path) -> tuple[list[dict], list[float]]:
     import tinysam_zero_shot_ins_eval as script
 
@@ -189,15 +180,6 @@ def run_efficientvit(workdir: Path) -> tuple[list[dict], list[float]]:
     script.evaluate(results, "box_from_detector", "coco", str(ANNOTATIONS))
     # run_box_from_detector writes each mask into the dataset's own detection dicts: read them in file order.
     return copy.deepcopy(dataset.source_json_file), evaluations[0].stats.tolist()
-
-
-def mask_record(detection: dict) -> dict:
-    rle = detection["segmentation"]
-    from pycocotools import mask as mask_util
-
-    return {"image_id": detection["image_id"], "category_id": detection["category_id"], "score": detection["score"],
-            "size": rle["size"], "area": int(mask_util.area(rle)),
-            "counts_sha256": hashlib.sha256(rle["counts"].encode()).hexdigest()}  # fmt: skip
 
 
 def main() -> None:

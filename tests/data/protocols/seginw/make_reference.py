@@ -38,15 +38,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import importlib.machinery
 import io
 import json
 import os
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +54,7 @@ TESTS = HERE.parents[2]
 sys.path.insert(0, str(TESTS))  # parity_weights.py, float64_network.py
 from float64_network import float64_network  # noqa: E402
 from parity_weights import parity_state_dict  # noqa: E402
+from reference_driver import stub_module, mask_record  # noqa: E402
 
 SAMPLE = TESTS.parent / "datasets" / "sample" / "seginw"
 DATASETS = ("Synthetic-Shapes", "Synthetic-Blobs")
@@ -101,13 +99,6 @@ def make_inputs() -> None:
             detections += sorted(entries, key=lambda d: -d["score"])  # best first, as the detector's top k
         (BOXES / f"{name}.json").write_text(json.dumps(detections) + "\n")
         print(name, len(detections), "detections")
-
-
-def stub_module(name: str, **attributes) -> None:
-    module = types.ModuleType(name)
-    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
-    module.__dict__.update(attributes)
-    sys.modules[name] = module
 
 
 def import_script():
@@ -175,15 +166,6 @@ def run_dataset(script, name: str, workdir: Path) -> tuple[list[dict], list[floa
     assert not queue
     saved = json.loads((workdir / "seginw_output" / "sam" / f"seginw-{name}_val.json").read_text())
     return saved, evaluators[0].coco_eval["segm"].stats.tolist()
-
-
-def mask_record(detection: dict) -> dict:
-    from pycocotools import mask as mask_util
-
-    rle = detection["segmentation"]
-    return {"image_id": detection["image_id"], "category_id": detection["category_id"], "score": detection["score"],
-            "size": rle["size"], "area": int(mask_util.area(rle)),
-            "counts_sha256": hashlib.sha256(rle["counts"].encode()).hexdigest()}  # fmt: skip
 
 
 def main() -> None:
