@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError
-from ..protocols.coco_format.dataset import read_json
 from ..protocols.coco_format.rle import compressed_rle, decode_mask
 from .efficientvit import MIN_AREA, FrozenPrompts, iou_percent
 from .instances import AnnotatedImage
+from .prompt_file import object_entries, read_versioned
 
 FORMAT = "samzero-interactive-masks"
 VERSION = 1
@@ -26,27 +26,13 @@ VERSION = 1
 def read_mask_file(path: Path) -> dict[int, dict[int, dict]]:
     """{image id: {annotation id: {"box": mask | None, "clicks": [mask, ...]}}}, masks as the file gives them; a
     DataError naming the file for anything that is not a version-1 mask file."""
-    content = read_json(path, f"a mask file ({FORMAT}, version {VERSION})")
-    if not isinstance(content, dict) or content.get("format") != FORMAT:
-        raise DataError(f"{path}: not an interactive mask file (no \"format\": \"{FORMAT}\"; see evals/interactive/mask_file.py)")
-    if content.get("version") != VERSION:
-        raise DataError(f"{path}: mask file version {content.get('version')!r}; this samzero reads version {VERSION}")
-    images = content.get("images")
+    content = read_versioned(path, FORMAT, VERSION, "mask file", "see evals/interactive/mask_file.py")
     masks: dict[int, dict[int, dict]] = {}
-    for image_id, objects in _items(path, images, "images"):
-        for annotation_id, entry in _items(path, objects, f"images/{image_id}"):
-            if not isinstance(entry, dict) or not isinstance(entry.get("clicks", []), list):
-                raise DataError(f"{path}: images/{image_id}/{annotation_id}: expected {{\"box\": mask or null, "
-                                f"\"clicks\": [mask, ...]}}, got {str(entry)[:80]}")  # fmt: skip
-            masks.setdefault(int(image_id), {})[int(annotation_id)] = {"box": entry.get("box"),
-                                                                       "clicks": entry.get("clicks", [])}  # fmt: skip
+    for image_id, annotation_id, entry, where in object_entries(path, content):
+        if not isinstance(entry, dict) or not isinstance(entry.get("clicks", []), list):
+            raise DataError(f"{where}: expected {{\"box\": mask or null, \"clicks\": [mask, ...]}}, got {str(entry)[:80]}")
+        masks.setdefault(image_id, {})[annotation_id] = {"box": entry.get("box"), "clicks": entry.get("clicks", [])}
     return masks
-
-
-def _items(path: Path, mapping, where: str):
-    if not isinstance(mapping, dict) or not all(isinstance(k, str) and k.lstrip("-").isdigit() for k in mapping):
-        raise DataError(f"{path}: {where} is not an object keyed by integer ids")
-    return mapping.items()
 
 
 def score_masks(path: Path, masks: dict[int, dict], annotated: AnnotatedImage, prompts: dict[int, FrozenPrompts],

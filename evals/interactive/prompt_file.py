@@ -43,30 +43,43 @@ def write_prompt_file(path: Path, predictions: list, made_by: dict, annotations:
 def read_prompt_file(path: Path) -> tuple[dict, dict[int, dict[int, FrozenPrompts]]]:
     """(made_by, {image id: {annotation id: FrozenPrompts}}); a DataError naming the file and the entry for anything
     that is not a version-1 prompt file."""
-    content = read_json(path, f"a prompt file written by --export-prompts ({FORMAT}, version {VERSION})")
-    if not isinstance(content, dict) or content.get("format") != FORMAT:
-        raise DataError(f"{path}: not a prompt file (no \"format\": \"{FORMAT}\"); write one with --export-prompts")
-    if content.get("version") != VERSION:
-        raise DataError(f"{path}: prompt file version {content.get('version')!r}; this samzero reads version {VERSION}")
+    content = read_versioned(path, FORMAT, VERSION, "prompt file", "write one with --export-prompts")
     frozen: dict[int, dict[int, FrozenPrompts]] = {}
-    for image_id, objects in _items(path, content.get("images"), "images"):
-        for annotation_id, entry in _items(path, objects, f"images/{image_id}"):
-            where = f"{path}: images/{image_id}/{annotation_id}"
-            if not isinstance(entry, dict):
-                raise DataError(f"{where}: expected {{\"box\": ..., \"clicks\": ...}}, got {str(entry)[:80]}")
-            box, clicks = entry.get("box"), entry.get("clicks", [])
-            if box is not None and not (isinstance(box, list) and len(box) == 4 and all(is_number(v) for v in box)):
-                raise DataError(f"{where}: box {str(box)[:80]} is not [x0, y0, x1, y1]")
-            if not isinstance(clicks, list) or not all(_is_click(c) for c in clicks):
-                raise DataError(f"{where}: clicks {str(clicks)[:80]} are not [[x, y, label], ...] with pixel "
-                                "coordinates and label 1, 0 or -2")  # fmt: skip
-            frozen.setdefault(int(image_id), {})[int(annotation_id)] = FrozenPrompts(
-                tuple(box) if box is not None else None, tuple(tuple(c) for c in clicks))
+    for image_id, annotation_id, entry, where in object_entries(path, content):
+        if not isinstance(entry, dict):
+            raise DataError(f"{where}: expected {{\"box\": ..., \"clicks\": ...}}, got {str(entry)[:80]}")
+        box, clicks = entry.get("box"), entry.get("clicks", [])
+        if box is not None and not (isinstance(box, list) and len(box) == 4 and all(is_number(v) for v in box)):
+            raise DataError(f"{where}: box {str(box)[:80]} is not [x0, y0, x1, y1]")
+        if not isinstance(clicks, list) or not all(_is_click(c) for c in clicks):
+            raise DataError(f"{where}: clicks {str(clicks)[:80]} are not [[x, y, label], ...] with pixel "
+                            "coordinates and label 1, 0 or -2")  # fmt: skip
+        frozen.setdefault(image_id, {})[annotation_id] = FrozenPrompts(
+            tuple(box) if box is not None else None, tuple(tuple(c) for c in clicks))
     return content.get("made_by", {}), frozen
 
 
+def read_versioned(path: Path, file_format: str, version: int, name: str, hint: str) -> dict:
+    """The content of a JSON file of this task's own formats (prompt files, mask files: `{"format", "version",
+    "images": ...}`); a DataError naming the file when it is not one, or of another version."""
+    content = read_json(path, f"a {name} ({file_format}, version {version}; {hint})")
+    if not isinstance(content, dict) or content.get("format") != file_format:
+        raise DataError(f"{path}: not a {name} (no \"format\": \"{file_format}\"); {hint}")
+    if content.get("version") != version:
+        raise DataError(f"{path}: {name} version {content.get('version')!r}; this samzero reads version {version}")
+    return content
+
+
+def object_entries(path: Path, content: dict):
+    """(image id, annotation id, entry, where) of every `images/<image id>/<annotation id>` entry, the ids checked
+    to be integers; `where` names the entry for errors."""
+    for image_id, objects in _items(path, content.get("images"), "images"):
+        for annotation_id, entry in _items(path, objects, f"images/{image_id}"):
+            yield int(image_id), int(annotation_id), entry, f"{path}: images/{image_id}/{annotation_id}"
+
+
 def _items(path: Path, mapping, where: str):
-    if not isinstance(mapping, dict) or not all(key.lstrip("-").isdigit() for key in mapping):
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and k.lstrip("-").isdigit() for k in mapping):
         raise DataError(f"{path}: {where} is not an object keyed by integer ids")
     return mapping.items()
 
