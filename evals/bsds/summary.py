@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from evals.bootstrap import RESAMPLES, statistic_interval
 from evals.bsds.matlab_ranges import matlab_colon, matlab_linspace
 
 
@@ -90,12 +91,10 @@ def _ois_counts(counts: np.ndarray) -> np.ndarray:
     return counts[np.arange(len(counts)), np.argmax(f, axis=1)]
 
 
-def intervals(per_image_counts, thresholds, resamples: int | None = None) -> dict[str, tuple[float, float]]:
+def intervals(per_image_counts, thresholds, resamples: int = RESAMPLES) -> dict[str, tuple[float, float]]:
     """95% bootstrap intervals of ODS, OIS and AP, resampling images (evals/bootstrap.py): each resample pools the
     counts of the images it drew, as the bench pools all images' (R50 is left out: it is undefined, NaN, wherever
     precision never reaches 0.5)."""
-    from evals.bootstrap import RESAMPLES, statistic_interval
-
     counts = np.asarray(per_image_counts, dtype=np.float64)
     thresholds = np.asarray(thresholds, dtype=np.float64)
     flat, ois = counts.reshape(len(counts), -1), _ois_counts(counts)
@@ -108,7 +107,7 @@ def intervals(per_image_counts, thresholds, resamples: int | None = None) -> dic
         "OIS": lambda w: float(recall_precision_f(*(w @ ois))[2]),
         "AP": lambda w: average_precision(*pooled(w)[:2]),
     }
-    return {key: statistic_interval(statistic, len(counts), resamples or RESAMPLES) for key, statistic in statistics.items()}
+    return {key: statistic_interval(statistic, len(counts), resamples) for key, statistic in statistics.items()}
 
 
 def summarize(per_image_counts, thresholds) -> dict:

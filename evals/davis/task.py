@@ -7,12 +7,13 @@
     python run_eval.py --task davis --model sam2.1_hiera_t --vos-protocol sam2      # SAM 2's own propagation
     python -m evals.davis.export_results results/davis/repvit.predictions OUT_DIR    # stored masks -> PNGs
 
-Protocol: SAM-PT v1 (SysCV/sam-pt c17ab94; every parameter and its source in protocol.py): query points from the
-first-frame masks (query_points.py), tracked by a point tracker (evals/trackers; PIPS in SAM-PT v1), SAM on every
-frame from the tracked points with iterative refinement (evals/protocols/sam_pt/segment.py), objects merged into one id map at 480p
-(merge.py), all per video in vos.py. A sample is a sequence (id = its name); its stored prediction is the id maps
-of all its frames (uint8 T x H x W, the DAVIS results format in memory) plus per-frame IoUs, query points and
-tracks. The metric is the official davis2017-evaluation's (evaluate.py, evaluator.py).
+Protocol: SAM-PT v1 (SysCV/sam-pt c17ab94), its core shared with UVO in evals/protocols/sam_pt (every parameter and
+its source in options.py): query points from the first-frame masks (query_points.py), tracked by a point tracker
+(evals/trackers; PIPS in SAM-PT v1), SAM on every frame from the tracked points with iterative refinement
+(segment.py), objects merged into one id map at 480p (merge.py), all per video in vos.py. A sample is a sequence
+(id = its name); its stored prediction is the id maps of all its frames (uint8 T x H x W, the DAVIS results format
+in memory) plus per-frame IoUs, query points and tracks. The metric is the official davis2017-evaluation's
+(evaluate.py, evaluator.py).
 
 `--vos-protocol sam2` (a named variant, for video models: SAM 2): the first-frame masks as prompts, propagated by the
 model's own video predictor (sam2_vos.py, SAM 2's tools/vos_inference.py); its stored prediction is the id maps.
@@ -29,6 +30,7 @@ from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
 from ..errors import UsageError
 from ..images import read_checked
 from ..paper import paper_values
+from ..protocols.sam_pt.options import POSITIVE_POINTS_FOR_TRACKER, REFINEMENT_ITERATIONS, SamPtOptions
 from ..trackers import LazyTracker, tracker_params, tracker_requirements
 from ..trackers.options import add_tracker_arguments
 from . import examples
@@ -43,10 +45,9 @@ from .dataset import (
 from .evaluate import count_objects, scored_frames
 from .evaluator import DavisEvaluator
 from .io import ResultsFolder, read_annotation
-from ..protocols.sam_pt.options import POSITIVE_POINTS_FOR_TRACKER, REFINEMENT_ITERATIONS, SamPtOptions
 from .sam2_vos import params as sam2_vos_params
 
-# The command line imports this module for its options: torch and segment_anything (frames.py, vos.py) are imported
+# The command line imports this module for its options: torch and segment_anything (sam_pt's frames.py, vos.py) are imported
 # in the methods that run the protocol.
 if TYPE_CHECKING:
     from models.prompt_model import PromptModel
@@ -58,7 +59,7 @@ SECTION = "Video object segmentation (DAVIS 2017) and video instance segmentatio
 # The paper's numbers (video object segmentation on DAVIS 2017 val with SAM-PT, in %): evals/paper_results.csv.
 PAPER_JF, PAPER_J, PAPER_F = (paper_values("davis", key) for key in ("J&F", "J", "F"))
 TRACKER_NAMES = {"pips": "PIPS", "lk": "LK", "cotracker": "CoTracker"}  # for the run's label
-PROTOCOL_TRACKER = "pips"  # SAM-PT v1, whose numbers the paper reports (see protocol.py)
+PROTOCOL_TRACKER = "pips"  # SAM-PT v1, whose numbers the paper reports (see evals/protocols/sam_pt/options.py)
 TRACKER_NOTES = {
     "lk": "BASELINE TRACKER: Lucas-Kanade (weight-free), not SAM-PT's PIPS; not comparable to the paper",
     "cotracker": "TRACKER: CoTracker (SAM-PT's current default), not PIPS of SAM-PT v1 that the paper reports",

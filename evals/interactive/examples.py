@@ -5,23 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 from .. import visual
-from ..protocols.coco_format.dataset import read_rgb_or_blank
+from ..protocols.coco_format.dataset import CocoImage, read_rgb_or_blank
 from ..protocols.coco_format.rle import decode_mask
-from .instances import AnnotatedImage
+from .instances import AnnotatedImage, Instance
 
 MARGIN = 0.5  # the window: the object's box, its clicks and its prompt box, grown by half their size a side
 MIN_MARGIN = 16  # pixels, so that a tiny object keeps some of its surroundings
 
 
-def window(annotated: AnnotatedImage, record: dict) -> tuple[slice, slice]:
+def window(image: CocoImage, instance: Instance, record: dict) -> tuple[slice, slice]:
     """Rows and columns around the object's ground-truth box, prompt box and clicks, within the image."""
-    instance = next(i for i in annotated.instances if i.annotation_id == record["annotation_id"])
     points = [instance.xyxy[:2], instance.xyxy[2:]] + [c[:2] for c in record.get("clicks") or []]
     if record.get("box") is not None:
         points += [record["box"][:2], record["box"][2:]]
     (x0, y0), (x1, y1) = np.min(points, axis=0), np.max(points, axis=0)
     grow_x, grow_y = max(MARGIN * (x1 - x0), MIN_MARGIN), max(MARGIN * (y1 - y0), MIN_MARGIN)
-    height, width = annotated.image.height, annotated.image.width
+    height, width = image.height, image.width
     rows = slice(int(max(0, np.floor(y0 - grow_y))), int(min(height, np.ceil(y1 + grow_y) + 1)))
     cols = slice(int(max(0, np.floor(x0 - grow_x))), int(min(width, np.ceil(x1 + grow_x) + 1)))
     return rows, cols
@@ -31,7 +30,7 @@ def draw(annotated: AnnotatedImage, record: dict) -> dict[str, np.ndarray]:
     image = annotated.image
     rgb = read_rgb_or_blank(image)
     instance = next(i for i in annotated.instances if i.annotation_id == record["annotation_id"])
-    rows, cols = window(annotated, record)
+    rows, cols = window(image, instance, record)
     panels = {}
     if record.get("clicks"):
         clicks = np.array(record["clicks"], dtype=np.float64).reshape(-1, 3)

@@ -1,7 +1,7 @@
 """SAM-PT's per-frame core: tracked points of each object -> SAM prompts -> one mask (or none) per object.
 
 As SamPt._apply_sam_to_trajectories in sam_pt/modeling/sam_pt.py (SysCV/sam-pt, v1 c17ab94), with its options in
-`SamPtOptions` (protocol.py) so that other protocols reuse it (the UVO task: no refinement, no negatives from other
+`SamPtOptions` (options.py) so that other protocols reuse it (the UVO task: no refinement, no negatives from other
 objects, the track's score = `mean_predicted_iou`):
 
 Prompts of an object on a frame (prepare_points):
