@@ -126,9 +126,9 @@ class PromptModel(ABC):
     @abstractmethod
     def predict(
         self,
-        point_coords: np.ndarray | None = None,
-        point_labels: np.ndarray | None = None,
-        boxes: np.ndarray | None = None,
+        point_coords: np.ndarray | torch.Tensor | None = None,
+        point_labels: np.ndarray | torch.Tensor | None = None,
+        boxes: np.ndarray | torch.Tensor | None = None,
         mask_input: torch.Tensor | None = None,
         multimask_output: bool = True,
     ) -> MaskPrediction:
@@ -136,6 +136,9 @@ class PromptModel(ABC):
 
         point_coords: B x N x 2 (x, y); point_labels: B x N (1 foreground, 0 background, -1 padding);
         boxes: B x 4 (x0, y0, x1, y1); mask_input: B x 1 x h x w low-res logits from an earlier prediction.
+        Coordinates are scaled to the model's input as the family's official predictor scales them; where it has two
+        paths (SamPredictor-style predictors), a numpy array takes `predict`'s (float64, then float32) and a torch
+        tensor `predict_torch`'s callers' (`apply_*_torch`, float32): a task passes the type its reference passes.
         """
 
     @abstractmethod

@@ -2,9 +2,9 @@
 `Sam` (SAM, MobileSAM, RepViT-SAM, ...) or whose official predictor keeps SamPredictor's interface.
 
 The official predictor does the preprocessing (resize of the longest side, normalisation, padding), the coordinate
-transforms and the postprocessing; this class only batches prompts through `predict_torch`. A family whose official
-predictor is another class with the same methods passes it as `predictor_class` (and its generator as
-`generator_class`).
+transforms and the postprocessing; this class only batches prompts through `predict_torch`, scaled to the input
+frame as the official predictor's callers scale them (`to_input_frame`). A family whose official predictor is another
+class with the same methods passes it as `predictor_class` (and its generator as `generator_class`).
 """
 from __future__ import annotations
 
@@ -17,6 +17,21 @@ from segment_anything.modeling import Sam
 
 from .prompt_model import MaskPrediction, PromptModel, check_image
 from .registry import ModelVariant
+
+
+def to_input_frame(transform, values: np.ndarray | torch.Tensor, original_size: tuple[int, int],
+                   device: torch.device, boxes: bool) -> torch.Tensor:  # fmt: skip
+    """Point coordinates (..., 2) or boxes (B x 4) in pixels of the original image -> float32 in the encoder's input
+    frame, by a SamPredictor-style `transform` (`apply_coords` / `apply_boxes` and their `_torch` forms), in the
+    precision of the official path the prompts' type names: a numpy array as `SamPredictor.predict` scales it
+    (`apply_*` in float64, then float32), a torch tensor as the callers of `predict_torch` do (`apply_*_torch`, in
+    float32). The two round differently in the last float32 bit, which can flip a mask pixel: each task passes the
+    type its reference script passes."""
+    if isinstance(values, torch.Tensor):
+        scale = transform.apply_boxes_torch if boxes else transform.apply_coords_torch
+        return scale(values.to(device), original_size)
+    scale = transform.apply_boxes if boxes else transform.apply_coords
+    return torch.as_tensor(scale(np.asarray(values), original_size), dtype=torch.float, device=device)
 
 
 class SamPromptModel(PromptModel):
@@ -70,26 +85,32 @@ class SamPromptModel(PromptModel):
     @torch.inference_mode()
     def predict(
         self,
-        point_coords: np.ndarray | None = None,
-        point_labels: np.ndarray | None = None,
-        boxes: np.ndarray | None = None,
+        point_coords: np.ndarray | torch.Tensor | None = None,
+        point_labels: np.ndarray | torch.Tensor | None = None,
+        boxes: np.ndarray | torch.Tensor | None = None,
         mask_input: torch.Tensor | None = None,
         multimask_output: bool = True,
         input_frame: bool = False,
     ) -> MaskPrediction:
-        """PromptModel.predict; `input_frame`: point_coords and boxes are already in the encoder's input frame (the
-        resized image, before padding), as the prompt encoder takes them, and are not transformed (for protocols
-        that sample prompts in that frame: a round trip through original coordinates is not exact in float32)."""
+        """PromptModel.predict (numpy prompts scaled as `SamPredictor.predict` scales them, torch prompts as
+        `apply_*_torch`: `to_input_frame`); `input_frame`: point_coords and boxes are already in the encoder's input
+        frame (the resized image, before padding), as the prompt encoder takes them, and are not transformed (for
+        protocols that sample prompts in that frame: a round trip through original coordinates is not exact in
+        float32)."""
         transform, device = self.predictor.transform, self.device
         size = self.predictor.original_size
+
+        def frame(values, boxes: bool) -> torch.Tensor:
+            if input_frame:
+                return torch.as_tensor(values, dtype=torch.float, device=device)
+            return to_input_frame(transform, values, size, device, boxes)
+
         coords = labels = box = None
         if point_coords is not None:
-            coords = torch.as_tensor(point_coords, dtype=torch.float, device=device)
-            coords = coords if input_frame else transform.apply_coords_torch(coords, size)
+            coords = frame(point_coords, boxes=False)
             labels = torch.as_tensor(point_labels, dtype=torch.int, device=device)
         if boxes is not None:
-            box = torch.as_tensor(boxes, dtype=torch.float, device=device)
-            box = box if input_frame else transform.apply_boxes_torch(box, size)
+            box = frame(boxes, boxes=True)
         if mask_input is not None:
             mask_input = mask_input.to(device)
         logits, iou, low_res = self.predictor.predict_torch(

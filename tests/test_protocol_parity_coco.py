@@ -7,7 +7,9 @@ model it builds) hold per detection the sha256 of the mask's RLE, its area, cate
 numbers. Here our task runs as `run_eval.py --task coco --boxes detections.json --mask-selection best` runs it
 (`evals.engine.execute`: CocoTask's dataset, prompts and `predict`, the prediction store, MaskAPEvaluator), on
 tests/float64_network.py's float64 network of `tinysam` and `efficientvit_sam_l0`, with the default box batch (all
-boxes of an image in one decoder call, where the scripts decode one box per call). Asserted: every stored
+boxes of an image in one decoder call, where the scripts decode one box per call), the boxes given as numpy arrays
+as both scripts give them (`CocoTask.box_type`: scaled in float64; in float32, one pixel of TinySAM's detection #11
+differs). Asserted: every stored
 detection's mask has the reference's RLE exactly, the same category and score (to 1e-6: they are the file's), and
 the AP numbers equal the script's COCOeval stats.
 
@@ -102,15 +104,8 @@ def test_reference_inputs_are_the_committed_ones():
             (d["image_id"], d["category_id"], d["score"]) for d in recorded]
 
 
-# Known difference (open): SamPromptModel.predict scales boxes to the 1024 frame in float32 (`apply_boxes_torch`),
-# TinySAM's script through SamPredictor.predict in float64 before the float32 cast (`apply_boxes`): 29 of the 34 boxes
-# differ by 1-2 float32 ulps, and detection #11 (image 532481) by one pixel of its mask. With the float64 transform our
-# batched path gives the reference's mask. EfficientViT-SAM's predictor already takes numpy boxes in float64.
-FLOAT32_BOX_TRANSFORM = pytest.mark.xfail(strict=True, reason="boxes scaled in float32, TinySAM's script in float64")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [pytest.param("tinysam", marks=FLOAT32_BOX_TRANSFORM), "efficientvit_sam_l0"])
+@pytest.mark.parametrize("name", list(REFERENCES))
 def test_best_masks_and_ap_equal_reference_script(name, data_root, tmp_path):
     ref = reference(name)
     ours, metrics = run_task(name, data_root, tmp_path)

@@ -143,6 +143,9 @@ def accumulate_boundary_edges(logits: torch.Tensor, params: EdgeParams, running_
 
 def _decode(model, points: np.ndarray, params: EdgeParams) -> tuple[torch.Tensor, torch.Tensor]:
     """(n*C, H, W) logits and (n*C,) predicted IoU for n single-point foreground prompts, point-major."""
+    # numpy points: scaled to the model's input as SamPredictor.predict scales them (float64, then float32). SAM's
+    # edge code is unreleased; its automatic mask generator (amg.py, _process_batch) keeps the float64 points through
+    # the prompt encoder's normalisation, a difference in the last float32 bit that PromptModel.predict has no path for.
     out = model.predict(
         point_coords=points[:, None, :],
         point_labels=np.ones((len(points), 1), dtype=np.int64),

@@ -64,6 +64,9 @@ class CocoTask(BoxPromptedTask):
     )
     samples_name = "images"
     detector = "ViTDet-H"
+    # tinysam_zero_shot_ins_eval.py and eval_efficientvit_sam_model.py (predict_mask_from_box): predictor.predict(box=
+    # np.array(...)), the boxes scaled in float64.
+    box_type = "numpy"
     demo_args = ("--boxes", GROUND_TRUTH_BOXES)
     evaluation_only_params = ("coco_eval",)  # which COCOeval implementation scores: same numbers, same masks
     example_metric = "mean over the ground-truth objects of the best mask IoU of a detection of their category"

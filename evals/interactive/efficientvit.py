@@ -124,6 +124,8 @@ def _best_masks(model: PromptModel, **prompts) -> np.ndarray:
     import torch
 
     with torch.inference_mode():
+        # numpy prompts, scaled in float64 then float32: predict_mask_from_box / _from_point call predictor.predict
+        # (EfficientViTSamPredictor.predict, SamPredictor's for the other families) with numpy arrays.
         prediction = model.predict(**prompts, multimask_output=True)
         best = prediction.iou.argmax(dim=1)
         rows = torch.arange(len(best), device=best.device)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
 from models.prompt_model import PromptModel
 
@@ -43,7 +44,9 @@ def defect_masks(model: PromptModel, boxes: np.ndarray, batch: int = SAM_BOX_BAT
     """K x H x W bool, one mask per box (x0, y0, x1, y1 pixels) on the image set last."""
     masks = []
     for start in range(0, len(boxes), batch):
-        out = model.predict(boxes=boxes[start : start + batch], multimask_output=MULTIMASK_OUTPUT)
+        # A torch tensor, scaled in float32: SAA/model.py region_refine, apply_boxes_torch + predict_torch.
+        chunk = torch.from_numpy(boxes[start : start + batch])
+        out = model.predict(boxes=chunk, multimask_output=MULTIMASK_OUTPUT)
         masks.append((out.logits[:, 0] > MASK_THRESHOLD).cpu().numpy())
     return np.concatenate(masks)
 

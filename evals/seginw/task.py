@@ -13,8 +13,9 @@ with GroundingDINO_SwinB.py and groundingdino_swinb_cogcoor.pth), whose ViT-H me
   names joined by " . ", no score threshold (detectors/phrase_grounding.py), each keeping its category and score;
   made once per dataset by `run_eval.py --detect seginw` (detect.py) and read from ``--seginw-boxes DIR``;
 - masks: one SAM mask per box (``predictor.predict_torch(boxes=..., multimask_output=False)``; masks = logits > 0,
-  ``Sam.mask_threshold``), the box transformed by ``predictor.transform.apply_boxes_torch`` (evals/protocols/box_prompts/protocol.py
-  'single'); the image for SAM read by ``cv2.imread`` + BGR -> RGB (test_ap_on_seginw.py, as evals/protocols/coco_format/dataset.py);
+  ``Sam.mask_threshold``), the box transformed by ``predictor.transform.apply_boxes_torch`` in float32 (`box_type`;
+  evals/protocols/box_prompts/protocol.py 'single'); the image for SAM read by ``cv2.imread`` + BGR -> RGB
+  (test_ap_on_seginw.py, as evals/protocols/coco_format/dataset.py);
 - metric: COCO mask AP per dataset, and the plain mean over the datasets (evaluator.py).
 A sample is an image, id ``"<Dataset>/<image_id>"``; its stored prediction is its detections with RLE masks.
 Anything else than the 25 datasets, sam-hq's detector or single-mask output is a labelled variant (`variant`).
@@ -77,6 +78,9 @@ class SegInWTask(BoxPromptedTask):
     columns = (Column("mean_AP", "SegInW mean AP", SECTION, paper=PAPER_MEAN_AP, unit="%"),)
     samples_name = "images"
     detector = "Grounding-DINO Swin-B"
+    # test_ap_on_seginw.py: predictor.predict_torch(boxes=predictor.transform.apply_boxes_torch(the detector's float32
+    # boxes)), the boxes scaled in float32.
+    box_type = "torch"
     mask_selection_option = "--seginw-mask-selection"
     demo_args = ("--seginw-boxes", GROUND_TRUTH_BOXES, "--seginw-datasets", ",".join(SAMPLE_DATASETS))
     evaluation_only_params = ("coco_eval",)

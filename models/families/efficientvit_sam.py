@@ -48,6 +48,7 @@ from ..prompt_model import MaskPrediction, PromptModel, check_image
 from ..capabilities import Capabilities
 from ..registry import ModelFamily, ModelVariant
 from ..sam_assembly import PIXEL_MEAN, PIXEL_STD
+from ..sam_prompt_model import to_input_frame
 
 # ----------------------------------------------------------------------------------------------------- the predictor
 
@@ -176,8 +177,8 @@ class EfficientViTSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
 
 
 class EfficientViTSamPromptModel(PromptModel):
-    """`PromptModel` over EfficientViTSamPredictor; `predict` takes numpy prompts through the official `predict`'s
-    float64 coordinate transform (torch prompts through `apply_coords_torch`)."""
+    """`PromptModel` over EfficientViTSamPredictor; `predict` scales numpy prompts as the official `predict` does
+    (float64, then float32) and torch prompts by `apply_*_torch` (float32): `to_input_frame`."""
 
     def __init__(self, network: EfficientViTSam, variant: ModelVariant | None, provenance: dict):
         super().__init__(network, variant, provenance)
@@ -216,29 +217,22 @@ class EfficientViTSamPromptModel(PromptModel):
     def embedding(self) -> torch.Tensor:
         return self.predictor.features
 
-    def _to_frame(self, values, boxes: bool) -> torch.Tensor:
-        predictor = self.predictor
-        if isinstance(values, torch.Tensor):
-            values = values.to(self.device)
-            return predictor.apply_boxes_torch(values) if boxes else predictor.apply_coords_torch(values)
-        values = predictor.apply_boxes(values) if boxes else predictor.apply_coords(values)
-        return torch.as_tensor(values, dtype=torch.float, device=self.device)
-
     @torch.inference_mode()
     def predict(
         self,
-        point_coords: np.ndarray | None = None,
-        point_labels: np.ndarray | None = None,
-        boxes: np.ndarray | None = None,
+        point_coords: np.ndarray | torch.Tensor | None = None,
+        point_labels: np.ndarray | torch.Tensor | None = None,
+        boxes: np.ndarray | torch.Tensor | None = None,
         mask_input: torch.Tensor | None = None,
         multimask_output: bool = True,
     ) -> MaskPrediction:
+        predictor, device = self.predictor, self.device
         coords = labels = box = None
         if point_coords is not None:
-            coords = self._to_frame(point_coords, boxes=False)
-            labels = torch.as_tensor(point_labels, dtype=torch.int, device=self.device)
+            coords = to_input_frame(predictor, point_coords, predictor.original_size, device, boxes=False)
+            labels = torch.as_tensor(point_labels, dtype=torch.int, device=device)
         if boxes is not None:
-            box = self._to_frame(boxes, boxes=True)
+            box = to_input_frame(predictor, boxes, predictor.original_size, device, boxes=True)
         if mask_input is not None:
             mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=self.device)
         logits, iou, low_res = self.predictor.predict_torch(

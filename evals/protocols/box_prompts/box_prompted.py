@@ -24,6 +24,7 @@ class BoxPromptedTask(Task):
     """A Task whose `params` hold `mask_selection` and `box_batch` (options.decoding_params)."""
 
     detector: ClassVar[str] = "a detector"  # whose boxes the paper's protocol prompts with (named in the report)
+    box_type: ClassVar[str]  # how the task's reference script gives its predictor the boxes (protocol.BOX_TYPES)
     mask_selection_option: ClassVar[str] = "--mask-selection"  # the option that sets params["mask_selection"]
 
     def prompt_source(self) -> str | None:
@@ -77,7 +78,8 @@ class BoxPromptedTask(Task):
     def predict(self, model: PromptModel, sample: Sample, image: np.ndarray | None) -> dict:
         params = self.params
         prompts = sample.data.prompts
-        return {"detections": segment_image(model, image, prompts, params["mask_selection"], params["box_batch"])}
+        return {"detections": segment_image(model, image, prompts, params["mask_selection"], params["box_batch"],
+                                            self.box_type)}  # fmt: skip
 
     def example_score(self, sample: Sample, prediction: dict) -> float | None:
         """Mean best mask IoU of the image's objects (examples.py); None without ground truth."""

@@ -92,6 +92,9 @@ def segment_object(model: PromptModel, prompt: ObjectPrompt, options: SamPtOptio
     """SAM-PT's mask of one object on the frame set last on `model` (steps 1-4 of the module docstring)."""
     if len(prompt.coords) == 0:
         return ObjectMask(None, None)
+    # numpy prompts, scaled to SAM's input in float64 then float32, as sam_pt.py's predict_mask scales its points
+    # (`transform.apply_coords`, then torch.as_tensor(dtype=torch.float)). Its refinement box goes in unscaled, ours
+    # with the points: the same at SAM-PT's 1024-px working size, where the scale is exactly 1 (options.LONGEST_SIDE).
     coords, labels = prompt.coords[None], prompt.labels[None]
     if options.negative_points > 0:
         positive = prompt.labels == 1
