@@ -16,7 +16,7 @@ from PIL import Image
 from evals.base import DatasetLayoutError
 from evals.davis.evaluate import count_objects
 from evals.davis.export_results import export_results
-from evals.protocols.sam_pt.frames import read_working_frame, resize_mask_nearest, working_size
+from evals.protocols.sam_pt.frames import read_working_frame, resize_logits, resize_mask_nearest, working_size
 from evals.davis.io import open_davis, write_palette_mask
 from evals.protocols.sam_pt.merge import merge_object_masks
 from evals.protocols.sam_pt.options import SamPtOptions
@@ -25,7 +25,6 @@ from evals.protocols.sam_pt.segment import (
     ObjectMask,
     ObjectPrompt,
     hide_points_near_border,
-    mean_predicted_iou,
     object_prompts,
     segment_frame,
     segment_object,
@@ -139,6 +138,21 @@ def test_merge_takes_the_argmax_of_sam_pts_softmax_not_of_the_logits():
     assert merge_object_masks([ObjectMask(low, 0.9), ObjectMask(high, 0.9)], (1, 1)).tolist() == [[1]]
 
 
+def test_a_dropped_mask_takes_no_pixel_after_sam_pts_resize_as_in_ours():
+    """SAM-PT gives a dropped mask logits of -inf at the working size and resizes them bilinearly to the output size
+    (sam_pt.py), where ours leaves the channel at -inf. Upsampling -inf would make NaNs (a zero weight times -inf),
+    and SAM-PT's softmax would spread them over every object of the pixel; downsampling, as from DAVIS's working
+    frames (1024 px on the longest side) to 480p, keeps -inf everywhere, so the two merges agree."""
+    for height, width in [(480, 854), (854, 480)]:  # DAVIS 2017's frame size, and a portrait one
+        dropped = resize_logits(torch.full(working_size(height, width), -torch.inf), (height, width))
+        assert bool(torch.all(dropped == -torch.inf))
+    kept = torch.zeros(height, width)
+    kept[: height // 2] = 1.0
+    ids = merge_object_masks([ObjectMask(kept, 0.9), ObjectMask(None, 0.1)], (height, width))
+    sam_pt = torch.softmax(torch.stack([torch.zeros(height, width), kept, dropped])[None], dim=1)[0].argmax(0)
+    assert np.array_equal(ids, sam_pt.numpy())
+
+
 # ---------------------------------------------------------------- the per-frame core with a scripted model
 
 
@@ -182,8 +196,6 @@ def test_core_drops_masks_below_the_iou_threshold():
     assert dropped.logits is None and dropped.iou == pytest.approx(0.69)
     # SAM's IoU is float32: 0.7 there is 0.69999999, below the threshold (SAM-PT compares the same way).
     assert segment_object(ScriptedModel(iou=0.7), PROMPT, SamPtOptions(refinement_iterations=0)).logits is None
-    assert mean_predicted_iou([None, 0.69, 0.71]) == pytest.approx(0.7)  # dropped frames count, unasked do not
-    assert mean_predicted_iou([None, None]) == 0.0
 
 
 def test_core_without_visible_points_asks_nothing():

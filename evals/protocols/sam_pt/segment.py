@@ -2,7 +2,7 @@
 
 As SamPt._apply_sam_to_trajectories in sam_pt/modeling/sam_pt.py (SysCV/sam-pt, v1 c17ab94), with its options in
 `SamPtOptions` (options.py) so that other protocols reuse it (the UVO task: no refinement, no negatives from other
-objects, the track's score = `mean_predicted_iou`):
+objects; its track scores are evals/uvo/vis.py's `sam_pt_track_score`):
 
 Prompts of an object on a frame (prepare_points):
 - its own visible points, the first `positive_points` labelled 1 (foreground), the rest 0 (background);
@@ -120,10 +120,3 @@ def segment_frame(model: PromptModel, frame: np.ndarray, prompts: list[ObjectPro
         return [ObjectMask(None, None) for _ in prompts]
     model.set_image(frame)
     return [segment_object(model, prompt, options) for prompt in prompts]
-
-
-def mean_predicted_iou(ious: list[float | None]) -> float:
-    """A track's score as SamPt._apply_sam_to_trajectories computes it: the mean predicted IoU over the frames
-    where SAM was asked (dropped low-IoU masks included), 0 when it never was."""
-    asked = [iou for iou in ious if iou is not None]
-    return float(np.mean(asked)) if asked else 0.0
