@@ -63,7 +63,7 @@ def results_json(model_provenance: dict, precision: str, coreml: dict, protocol:
     from evals.provenance import environment_against_lock, git_state, package_versions, utc_now
 
     model = model_provenance.get("model", "model")
-    task = LatencyTask(protocol)
+    task = LatencyTask.from_recorded(protocol)
     encoder = {**summarize_times(encoder_times), "encoder_input_shape": encoder_shape}
     decoder = summarize_times(decoder_times)
     return {

@@ -24,6 +24,7 @@ import numpy as np
 from models.capabilities import Capabilities
 
 from .errors import DataError
+from .params import TaskParams
 
 if TYPE_CHECKING:  # the command line imports every task module: nothing heavy at import time
     from models.prompt_model import PromptModel
@@ -133,23 +134,28 @@ class Task(ABC):
     demo_args: ClassVar[tuple[str, ...]] = ()
     # False for tasks whose numbers are measurements of speed, not of the model (regression reports skip them).
     deterministic: ClassVar[bool] = True
-    # Parameters that only change how predictions are scored: stored predictions stay valid when they change.
-    evaluation_only_params: ClassVar[tuple[str, ...]] = ()
+    # The type of the task's parameters (fields marked evaluation-only do not fingerprint stored predictions).
+    params_type: ClassVar[type[TaskParams]] = TaskParams
     # What `example_score` measures, named in the report; None: the task has no qualitative examples.
     example_metric: ClassVar[str | None] = None
     # What the parts of a sample that `example_score` ranks are called ("objects" of an image); None: it ranks samples.
     example_parts_name: ClassVar[str | None] = None
 
-    def __init__(self, params: dict[str, Any]):
-        self.params = params  # every protocol parameter, recorded in the results
+    def __init__(self, params: TaskParams | None = None):
+        self.params = params if params is not None else self.params_type()  # recorded in the results
+
+    @classmethod
+    def from_recorded(cls, protocol: dict[str, Any]) -> Task:
+        """The task of a results JSON, from the parameters it records (`provenance.protocol`)."""
+        return cls(cls.params_type.from_dict(protocol))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """Task-specific command-line options (their values reach `__init__` via `params_from_args`)."""
 
     @classmethod
-    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
-        return {}
+    def params_from_args(cls, args: argparse.Namespace) -> TaskParams:
+        return cls.params_type()
 
     def variant(self) -> str | None:
         """A label for a protocol other than the paper's default (e.g. an oracle). It names the run
@@ -167,7 +173,12 @@ class Task(ABC):
 
     def prediction_params(self) -> dict[str, Any]:
         """The parameters that shape predictions: stored predictions are reused only when these are equal."""
-        return {k: v for k, v in self.params.items() if k not in self.evaluation_only_params}
+        return self.params.prediction_dict()
+
+    def protocol_notes(self) -> dict[str, str]:
+        """The run's protocol in words (sources, formats, caveats), recorded in the results beside the parameters;
+        never fingerprinted, so rewording a note keeps the stored predictions."""
+        return {}
 
     def requirements(self, data_root: Path) -> list[Requirement]:
         """Everything this run reads that a user must provide (data, prompt files, weights of helper networks),

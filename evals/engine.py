@@ -240,7 +240,8 @@ def execute(run: Run, model: PromptModel | None, dataset: Dataset | None = None)
                 "fingerprint": dataset_fingerprint(dataset.root, dataset.files),
                 "sample_data": is_sample_data(dataset.root),
             },
-            "protocol": task.params,
+            "protocol": task.params.to_dict(),
+            "protocol_notes": task.protocol_notes(),
             "timings": {
                 "predicted_samples": counts.predicted,
                 "resumed_samples": len(samples) - counts.predicted if store is not None else 0,

@@ -91,7 +91,7 @@ def setting_words(task_name: str | None, result: dict) -> str | None:
     protocol = (result.get("provenance") or {}).get("protocol")
     if task_cls is not None and isinstance(protocol, dict):
         try:
-            task = task_cls(protocol)
+            task = task_cls.from_recorded(protocol)
             if task.variant() == variant:
                 return task.variant_label()
         except Exception:  # parameters of another version of the task

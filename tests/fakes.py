@@ -1,6 +1,7 @@
 """Small, fast stand-ins for the tests: a real SAM decoder behind a trivial image encoder, and a toy task."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 from torch import nn
 
 from evals.base import Column, Dataset, Evaluator, Sample, Task
+from evals.params import TaskParams, evaluation_only
 from models.sam_assembly import assemble_sam
 from models.sam_prompt_model import SamPromptModel
 
@@ -42,19 +44,31 @@ def disk_image(index: int, size: int = 96) -> tuple[np.ndarray, np.ndarray]:
     return image, mask
 
 
+@dataclass(frozen=True)
+class ToyParams(TaskParams):
+    points: int = 1
+    threshold: float = evaluation_only(0.5)  # scoring only: for the engine's fingerprint tests
+
+
 class ToyTask(Task):
     """A point prompt at each disk's centre; metric: mean IoU of the best predicted mask. For engine tests."""
 
     name = "toy"
     description = "toy disks"
     columns = (Column("miou", "mIoU", "Toy"),)
+    params_type = ToyParams
 
-    def __init__(self, params=None, num_samples: int = 6, fail_after: int | None = None, failure=KeyboardInterrupt):
-        super().__init__(params or {"points": 1})
+    def __init__(self, params=None, num_samples: int = 6, fail_after: int | None = None, failure=KeyboardInterrupt,
+                 note: str = "a point prompt at each disk's centre"):
+        super().__init__(params)
+        self.note = note  # prose about the protocol: recorded, never fingerprinted
         self.num_samples = num_samples
         self.fail_after = fail_after  # raise `failure` after this many predictions: a killed run
         self.failure = failure
         self.predictions_made = 0
+
+    def protocol_notes(self) -> dict[str, str]:
+        return {"prompts": self.note}
 
     def load_dataset(self, data_root: Path) -> Dataset:
         samples = [Sample(f"disk_{i:03d}", i) for i in range(self.num_samples)]

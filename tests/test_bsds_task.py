@@ -46,7 +46,7 @@ def test_protocol_runs_end_to_end_and_resumes(tmp_path):
 
 def test_paper_protocol_has_no_variant_and_layout_errors_show_the_tree(tmp_path):
     task = task_from()
-    assert task.variant() is None and task.params["edges"]["points_per_side"] == 16
+    assert task.variant() is None and task.params.edges.points_per_side == 16
     with pytest.raises(DatasetLayoutError, match=r"(?s)no BSDS500 test split.*groundTruth/test/\*\.mat"):
         task.load_dataset(tmp_path)
 

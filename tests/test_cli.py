@@ -62,7 +62,7 @@ def test_cuda_precision_on_cpu_fails_before_the_model_loads(precision, tmp_path,
 def test_run_name_records_backend_and_precision():
     from evals.engine import run_name
 
-    task = LatencyTask({})
+    task = LatencyTask()
     assert run_name("repvit", task) == "repvit"
     assert run_name("repvit", task, "channels_last", "bf16") == "repvit.channels_last.bf16"
 

@@ -211,7 +211,7 @@ def test_external_predictions_file_is_scored_as_pycocotools(tmp_path, samples, g
     path.write_text(json.dumps(results))
     task = CocoTask(CocoTask.params_from_args(cli.build_parser().parse_args(
         ["--predictions", str(path), "--coco-eval", "pycocotools"])))  # fmt: skip
-    assert task.params["predictions_file"] == str(path) and len(task.params["predictions_sha256"]) == 64
+    assert task.params.predictions_file == str(path) and len(task.params.predictions_sha256) == 64
     evaluator = task.evaluator()
     evaluator.reset()
     for sample in samples:

@@ -231,13 +231,13 @@ def test_missing_capabilities_are_named_before_the_model_loads(capsys, tmp_path,
     multimask, mask_input = task.capability_problems(lacking)
     assert "--mask-selection refine keeps the one of the 3 with the highest predicted IoU" in multimask
     assert "this model gives 1" in multimask and "mask input (--mask-selection refine" in mask_input
-    best = CocoTask({**task.params, "mask_selection": "best"})
+    best = CocoTask(task.params.replace(mask_selection="best"))
     assert len(best.capability_problems(lacking)) == 1
-    assert CocoTask({**task.params, "mask_selection": "single"}).capability_problems(lacking) == []
+    assert CocoTask(task.params.replace(mask_selection="single")).capability_problems(lacking) == []
     assert best.capability_problems(Capabilities()) == []
     seginw = SegInWTask(SegInWTask.params_from_args(cli.build_parser().parse_args(["--seginw-boxes", "gt"])))
     assert seginw.capability_problems(lacking) == []  # the paper's single-mask output
-    seginw.params["mask_selection"] = "best"
+    seginw.params = seginw.params.replace(mask_selection="best")
     assert "--seginw-mask-selection best" in seginw.capability_problems(lacking)[0]
 
     original = cli.model_variant
@@ -331,7 +331,7 @@ def test_sample_files_are_the_image_and_the_prompts_source(tmp_path, coco_root, 
     samples = {s.id: s for s in task.load_dataset(coco_root).samples}
     assert task.sample_files(samples["343937"]) == [coco_root / "coco" / "val2017" / f"{FIRST}.jpg", boxes]
     assert task.sample_files(samples["555009"]) == [boxes]  # no prompts: its image is never read
-    oracle = CocoTask({**task.params, "prompts": "ground truth"})
+    oracle = CocoTask(task.params.replace(prompts="ground truth"))
     assert oracle.sample_files(samples["343937"])[1] == annotations_path(coco_root)
 
     argv = ["--seginw-boxes", "gt", "--seginw-datasets", "Synthetic-Blobs"]

@@ -129,7 +129,8 @@ def test_ground_truth_boxes_with_ground_truth_masks_give_ap_100(tiny_root, tmp_p
     assert len(model.prompted) == NON_CROWD and not any(ann["iscrowd"] for ann in model.prompted)
     assert max(boxes for boxes, _, _ in model.batches) == 16 and all(multi for _, multi, _ in model.batches)
     protocol = results["provenance"]["protocol"]
-    assert protocol["oracle"] is True and "ORACLE" in protocol["note"] and protocol["mask_selection"] == "best"
+    assert protocol["oracle"] is True and protocol["mask_selection"] == "best" and "note" not in protocol
+    assert "ORACLE" in results["provenance"]["protocol_notes"]["oracle"]
     assert json.loads((tmp_path / "coco" / "model.json").read_text())["metrics"]["AP"] == 100.0
 
 
@@ -157,8 +158,8 @@ def test_detections_keep_their_category_and_score(tiny_root, tmp_path):
     boxes_file = tmp_path / "coco_instances_results_vitdet.json"
     boxes_file.write_text(json.dumps(detections))
     task = coco_task("--boxes", str(boxes_file))
-    assert task.params["prompts"] == "detections" and task.params["oracle"] is False
-    assert len(task.params["boxes_sha256"]) == 64
+    assert task.params.prompts == "detections" and task.params.oracle is False
+    assert len(task.params.boxes_sha256) == 64
     run(task, tiny_root, tmp_path / "out", GroundTruthMaskModel(ANNOTATIONS), limit=3)
     store = tmp_path / "out" / "coco" / "model.predictions"
     stored = [
@@ -271,3 +272,14 @@ def test_shared_options_survive_a_second_box_prompted_task():
     assert decoding_params(args)["mask_selection"] == "refine" and decoding_params(args)["box_batch"] == 3
     with pytest.raises(UsageError, match="positive"):
         decoding_params(parser.parse_args(["--box-batch", "0"]))
+
+
+def test_only_parameters_fingerprint_the_stored_predictions():
+    """The prose about the protocol is in its notes, and which COCOeval scores is evaluation-only: neither is part
+    of what stored predictions are matched on; the mask selection is."""
+    task = coco_task("--boxes", "gt", "--coco-eval", "pycocotools")
+    fingerprinted = task.prediction_params()
+    assert not {"note", "box_format", "image_decoding", "coco_eval", "iou_type", "max_dets"} & set(fingerprinted)
+    assert "ORACLE" in task.protocol_notes()["oracle"] and task.protocol_notes()["box_format"].startswith("COCO [x, y")
+    assert CocoTask(task.params.replace(coco_eval="faster-coco-eval")).prediction_params() == fingerprinted
+    assert CocoTask(task.params.replace(mask_selection="single")).prediction_params() != fingerprinted

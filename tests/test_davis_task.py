@@ -29,7 +29,7 @@ from evals.protocols.sam_pt.segment import (
     segment_frame,
     segment_object,
 )
-from evals.davis.task import DavisTask
+from evals.davis.task import DavisParams, DavisTask
 from evals.engine import Run, execute
 from evals.store import decode_prediction
 from evals.trackers import TrackerUnavailable
@@ -302,9 +302,10 @@ def test_whole_protocol_with_lk_and_a_ground_truth_oracle(protocol_run):
     assert metrics["J&F"] > 80 and metrics["J"] > 80 and metrics["F"] > 80
     assert metrics["J&F"] == pytest.approx((metrics["J"] + metrics["F"]) / 2)
     protocol = results["provenance"]["protocol"]
-    assert protocol["tracker"]["tracker"] == "lk" and "BASELINE TRACKER" in protocol["note"]
+    assert protocol["tracker"]["tracker"] == "lk" and "BASELINE TRACKER" in results["provenance"]["protocol_notes"]["note"]
     assert results["variant"] == "lk" and results["paper_comparable"] is False
-    assert protocol["positive_points"] == 8 and protocol["refinement_iterations"] == 12 and protocol["seed"] == 72
+    sam_pt = protocol["sam_pt"]
+    assert sam_pt["positive_points"] == 8 and sam_pt["refinement_iterations"] == 12 and sam_pt["seed"] == 72
 
 
 def test_stored_prediction_is_the_davis_results_format(protocol_run):
@@ -367,7 +368,8 @@ def test_osvos_results_reproduce_the_official_evaluation(tmp_path):
         assert np.mean(per_sample[key]) == pytest.approx(metrics[key], abs=1e-9)
         low, high = metrics[f"{key}_ci95"]
         assert low <= metrics[key] <= high and low < high
-    assert results["provenance"]["protocol"] == {"masks_from": "predictions", "predictions_dir": str(osvos)}
+    assert results["provenance"]["protocol"] == {"masks_from": "predictions", "source_resolution": "480p",
+                                                 "predictions_dir": str(osvos)}  # fmt: skip
 
 
 # ---------------------------------------------------------------- the real SAM path, data layout, options
@@ -409,9 +411,9 @@ def test_variants_name_every_departure_from_the_defaults(monkeypatch):
     demo = DavisTask(DavisTask.sam_pt_params(*DEMO_SETTINGS))
     assert demo.variant() == "lk.refine3" and not demo.paper_comparable()
     cotracker = DavisTask(DavisTask.sam_pt_params("cotracker", source_resolution="full"))
-    assert cotracker.params["positive_points"] == 16 and cotracker.variant() == "cotracker.src-full"
+    assert cotracker.params.sam_pt.positive_points == 16 and cotracker.variant() == "cotracker.src-full"
     assert DavisTask(DavisTask.sam_pt_params("pips", positive_points=16)).variant() == "pos16"
-    assert DavisTask({"masks_from": "predictions", "predictions_dir": "x"}).variant() is None
+    assert DavisTask(DavisParams(masks_from="predictions", predictions_dir="x")).variant() is None
 
 
 DEMO_SETTINGS = ("lk", None, 3)
@@ -425,7 +427,7 @@ def test_demo_arguments_parse_to_the_demo_settings():
 
 
 def test_options_follow_sam_pt_per_tracker_and_refuse_unsupported_values():
-    assert DavisTask.sam_pt_params("lk", refinement_iterations=3)["refinement_iterations"] == 3
+    assert DavisTask.sam_pt_params("lk", refinement_iterations=3).sam_pt.refinement_iterations == 3
     with pytest.raises(ValueError):
         SamPtOptions(negative_points=3)
     with pytest.raises(ValueError):

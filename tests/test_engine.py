@@ -13,10 +13,11 @@ import pytest
 
 import torch
 
+from evals import log
 from evals.engine import Run, execute, prefetched
 from evals.errors import DataError
 from evals.store import PredictionStore, atomic_write_json, decode_prediction, encode_prediction
-from tests.fakes import ToyTask, disk_image, toy_prompt_model
+from tests.fakes import ToyParams, ToyTask, disk_image, toy_prompt_model
 
 
 def run_toy(out, task=None, limit=None, model=None):
@@ -42,7 +43,8 @@ def test_results_carry_provenance(tmp_path):
     results = run_toy(tmp_path, limit=3)
     provenance = results["provenance"]
     assert provenance["dataset"]["num_samples"] == 3 and provenance["dataset"]["num_samples_available"] == 6
-    assert provenance["protocol"] == {"points": 1}
+    assert provenance["protocol"] == {"points": 1, "threshold": 0.5}
+    assert provenance["protocol_notes"] == {"prompts": "a point prompt at each disk's centre"}
     assert provenance["model"]["model"] == "toy"
     assert len(provenance["dataset"]["fingerprint"]) == 64
     assert provenance["packages"]["torch"]
@@ -58,7 +60,28 @@ def test_results_carry_provenance(tmp_path):
 def test_store_refuses_predictions_made_with_other_settings(tmp_path):
     run_toy(tmp_path, limit=2)
     with pytest.raises(DataError, match="other settings.*params"):
-        run_toy(tmp_path, task=ToyTask(params={"points": 2}), limit=2)
+        run_toy(tmp_path, task=ToyTask(params=ToyParams(points=2)), limit=2)
+
+
+def test_only_prediction_parameters_fingerprint_the_store(tmp_path):
+    """A reworded note and an evaluation-only parameter reuse the stored predictions; a real parameter does not."""
+    run_toy(tmp_path, limit=2)
+    reworded = ToyTask(note="one positive click at the disk's centre")
+    rescored = ToyTask(params=ToyParams(threshold=0.7))
+    assert reworded.prediction_params() == rescored.prediction_params() == ToyTask().prediction_params()
+    for task in (reworded, rescored):
+        results = run_toy(tmp_path, task=task, limit=2)
+        assert task.predictions_made == 0 and results["provenance"]["timings"]["resumed_samples"] == 2
+    assert results["provenance"]["protocol"]["threshold"] == 0.7
+    assert ToyTask(params=ToyParams(points=2)).prediction_params() != ToyTask().prediction_params()
+    with pytest.raises(DataError, match="other settings.*params"):
+        run_toy(tmp_path, task=ToyTask(params=ToyParams(points=2)), limit=2)
+
+
+def test_recorded_parameters_rebuild_the_task_ignoring_unknown_keys():
+    recorded = {"points": 3, "note": "prose recorded with the parameters by older versions"}
+    assert ToyTask.from_recorded(recorded).params == ToyParams(points=3)
+    assert ToyTask.from_recorded(ToyParams(points=2, threshold=0.1).to_dict()).params == ToyParams(2, 0.1)
 
 
 def test_prediction_round_trip_is_exact_and_writes_are_atomic(tmp_path):
@@ -97,6 +120,7 @@ class FileToyTask(ToyTask):
 
 
 def test_changed_inputs_and_unreadable_stored_files_are_predicted_again(tmp_path, capsys):
+    log.setup()  # as the command line does: the warnings go to standard error (not only when run after a CLI test)
     images = tmp_path / "images"
     first = run_toy(tmp_path / "out", task=FileToyTask(images))
     store = tmp_path / "out" / "toy" / "toy.predictions"

@@ -364,7 +364,7 @@ def test_external_maps_in_every_format(pipeline, tmp_path):
     args = cli.build_parser().parse_args(["--task", "mvtec", "--model", "mine", "--predictions", str(tmp_path),
                                           "--mvtec-categories", "tile,metal_nut"])  # fmt: skip
     task = task_class("mvtec")(MVTecTask.params_from_args(args))
-    assert task.params["protocol"] == "external" and not task.paper_comparable()
+    assert task.params.protocol == "external" and not task.paper_comparable()
     results = execute(Run(task=task, run_name="mine", out=pipeline.base / "ext", data_root=pipeline.data,
                           external_predictions=tmp_path), None)  # fmt: skip
     evaluator = task.evaluator()
@@ -410,7 +410,7 @@ def test_bundled_sample_runs_with_the_demo_arguments(tmp_path):
     args = cli.build_parser().parse_args(["--task", "mvtec", "--model", "repvit", "--data-root", str(SAMPLE_DATA),
                                           *MVTecTask.demo_args])  # fmt: skip
     task = MVTecTask(MVTecTask.params_from_args(args))
-    assert Path(task.params["prompt_cache_dir"]) == SAMPLE_PROMPTS
+    assert Path(task.params.prompt_cache_dir) == SAMPLE_PROMPTS
     results = execute(Run(task=task, run_name="toy", out=tmp_path, data_root=SAMPLE_DATA, limit=2),
                       toy_prompt_model())  # fmt: skip
     assert results["metrics"]["categories"] == ["tile"] and results["variant"] == "tile+bottle-untrained-prompts"

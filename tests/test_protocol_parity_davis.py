@@ -24,6 +24,7 @@ one with no point; ~2 min on 2 busy cores) and all five.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,7 @@ def our_prediction(model, tmp_path: Path, n_frames: int, monkeypatch) -> tuple[d
     (root / "ImageSets" / "2017" / "val.txt").write_text(VIDEO + "\n")
 
     params = DavisTask.sam_pt_params(require_weights=False)  # SAM-PT v1's parameters; the tracker replaced below
-    task = DavisTask({**params, "iou_threshold": IOU_THRESHOLD})
+    task = DavisTask(params.replace(sam_pt=dataclasses.replace(params.sam_pt, iou_threshold=IOU_THRESHOLD)))
     n_objects, n_points = tracks["query_points"].shape[:2]
     tracker = ReplayTracker(tracks["query_points"].reshape(-1, 2),
                             tracks["trajectories"].reshape(CLIP_FRAMES, n_objects * n_points, 2),

@@ -55,7 +55,7 @@ def test_single_masks_and_ap_equal_sam_hq_script(reference, tmp_path):
     names = list(reference["datasets"])
     argv = ["--seginw-boxes", str(DATA / "boxes"), "--seginw-datasets", ",".join(names), "--coco-eval", "pycocotools"]
     task = SegInWTask(SegInWTask.params_from_args(cli.build_parser().parse_args(argv)))
-    assert task.params["mask_selection"] == "single"  # the paper's, sam-hq's multimask_output=False
+    assert task.params.mask_selection == "single"  # the paper's, sam-hq's multimask_output=False
     run = Run(task=task, run_name=MODEL, out=tmp_path, data_root=SAMPLE_ROOT)
     dataset = prepare(run)
     metrics = execute(run, float64_parity_model(MODEL), dataset)["metrics"]

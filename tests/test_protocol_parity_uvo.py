@@ -60,13 +60,11 @@ def replayed_draws(tracks: dict) -> ReplayedDraws:
     return ReplayedDraws(sizes, [tracks[f"draw_{i}"] for i in range(len(sizes))])
 
 
-def reference_task(records: dict, monkeypatch) -> UvoTask:
+def reference_task(records: dict) -> UvoTask:
     """Our task with SAM-PT's VIS parameters and the reference's values for untrained weights."""
     params = UvoTask.sam_pt_params(require_weights=False)
-    options = dataclasses.replace(uvo_task.SAM_PT_VIS_OPTIONS, iou_threshold=records["sam_iou_threshold"])
-    monkeypatch.setattr(uvo_task, "SAM_PT_VIS_OPTIONS", options)
-    return UvoTask({**params, "amg": {**params["amg"], **records["amg_overrides"]},
-                    "max_tracks": records["max_num_masks"]})  # fmt: skip
+    return UvoTask(params.replace(sam_pt=dataclasses.replace(params.sam_pt, iou_threshold=records["sam_iou_threshold"]),
+                                  amg={**params.amg, **records["amg_overrides"]}, max_tracks=records["max_num_masks"]))
 
 
 def clip_sample(task: UvoTask, data_root: Path) -> Sample:
@@ -112,7 +110,7 @@ def test_query_points_equal_sam_pt():
     assert not draws.draws
 
 
-def test_records_scores_and_metrics_from_sam_pt_masks(tmp_path, monkeypatch):
+def test_records_scores_and_metrics_from_sam_pt_masks(tmp_path):
     """From SAM-PT's masks and per-frame IoUs: our RLEs are its results.json's (same counts), our track scores its
     scores (-inf as None), and our evaluator's YTVIS numbers on the clip its YTVOSeval's."""
     _, ref, records = reference()
@@ -128,7 +126,7 @@ def test_records_scores_and_metrics_from_sam_pt_masks(tmp_path, monkeypatch):
         else:
             assert score == pytest.approx(result["score"], abs=SCORE_TOLERANCE)
 
-    task = reference_task(records, monkeypatch)
+    task = reference_task(records)
     sample = clip_sample(task, tmp_path)
     evaluator = UvoEvaluator()
     evaluator.reset()
@@ -142,7 +140,7 @@ def test_records_scores_and_metrics_from_sam_pt_masks(tmp_path, monkeypatch):
 def test_prediction_equals_sam_pt(tmp_path, monkeypatch):
     tracks, ref, records = reference()
     model = parity_prompt_model("mobilesam", float64=True)
-    task = reference_task(records, monkeypatch)
+    task = reference_task(records)
     n_tracks, n_points = tracks["query_points"].shape[:2]
     tracker = ReplayTracker(tracks["query_points"].reshape(-1, 2),
                             tracks["trajectories"].reshape(CLIP_FRAMES, n_tracks * n_points, 2),

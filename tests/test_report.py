@@ -381,7 +381,7 @@ def test_box_prompt_captions_name_their_source():
     sample = task.load_dataset(SAMPLE).samples[0]
     first = next(iter(task.draw_example(sample, coco_like("coco", sample)[0])))
     assert first.startswith("image and the top ") and first.endswith(" box prompts (ground-truth boxes, oracle)")
-    task.params = {**task.params, "prompts": "detections", "oracle": False}
+    task.params = task.params.replace(prompts="detections", oracle=False)
     assert next(iter(task.draw_example(sample, coco_like("coco", sample)[0]))).endswith("(ViTDet-H detections)")
     assert "ViTDet-H" not in task.description.split("(the paper's")[0]
 

@@ -44,7 +44,7 @@ def test_masks_equal_official_vos_inference(tmp_path):
 def test_protocol_is_a_named_variant_not_comparable_with_the_paper():
     task = sam2_task()
     assert task.variant() == "sam2vos" and not task.paper_comparable()
-    assert "vos_inference.py" in task.params["protocol"] and task.params["score_threshold"] == 0.0
+    assert "vos_inference.py" in task.protocol_notes()["protocol"] and task.params.sam2_vos.score_threshold == 0.0
     parser = argparse.ArgumentParser()
     DavisTask.add_arguments(parser)
     with pytest.raises(UsageError, match="--refinement-iterations: SAM-PT options"):

@@ -147,20 +147,20 @@ def test_box_files_are_the_paper_protocol_and_recorded(seginw_root, tmp_path):
     boxes = ground_truth_box_files(seginw_root, tmp_path / "boxes")
     task = seginw_task("--seginw-boxes", str(boxes))
     assert task.variant() is None and task.paper_comparable()
-    assert task.params["paper_boxes"] is None  # no provenance.json: made elsewhere, not judged
-    assert all(len(entry["sha256"]) == 64 for entry in task.params["boxes_files"].values())
+    assert task.params.paper_boxes is None  # no provenance.json: made elsewhere, not judged
+    assert all(len(entry["sha256"]) == 64 for entry in task.params.boxes_files.values())
     metrics = run(task, seginw_root, tmp_path / "out", GroundTruthMaskModel(seginw_root))["metrics"]
     assert metrics["mean_AP"] == 100.0 and all(m["AP"] == 100.0 for m in metrics["datasets"].values())
     provenance = {"datasets": {name: {"sha256": entry["sha256"], "protocol": {"num_select": 100},
                                       "detector": {"backbone": "Swin-T"}}
-                               for name, entry in task.params["boxes_files"].items()}}  # fmt: skip
+                               for name, entry in task.params.boxes_files.items()}}  # fmt: skip
     (boxes / "provenance.json").write_text(json.dumps(provenance))
     assert seginw_task("--seginw-boxes", str(boxes)).variant() == "other-detector"
     for entry in provenance["datasets"].values():
         entry["detector"]["backbone"] = "Swin-B"
     (boxes / "provenance.json").write_text(json.dumps(provenance))
     other = seginw_task("--seginw-boxes", str(boxes))
-    assert other.params["paper_boxes"] is True and other.variant() is None
+    assert other.params.paper_boxes is True and other.variant() is None
 
 
 def test_labelled_variants():
@@ -171,7 +171,7 @@ def test_labelled_variants():
     assert many.startswith("gt-boxes+subset-5-") and len(many) == len("gt-boxes+subset-5-") + 8
     reordered = seginw_task("--seginw-boxes", "gt", "--seginw-datasets", ",".join(reversed(SEGINW_DATASETS)))
     assert reordered.variant() == "gt-boxes"  # all 25, in any order
-    assert seginw_task("--seginw-boxes", "gt", "--mask-selection", "refine").params["mask_selection"] == "single"
+    assert seginw_task("--seginw-boxes", "gt", "--mask-selection", "refine").params.mask_selection == "single"
     for bad in ("", "Fruits,Fruits", "../x"):
         with pytest.raises(UsageError):
             seginw_task("--seginw-boxes", "gt", "--seginw-datasets", bad)
@@ -216,7 +216,7 @@ def test_other_methods_masks_from_per_dataset_files(seginw_root, tmp_path):
         file_name = f"seginw-{name}_val.json" if index % 2 else f"{name}.json"  # sam-hq's --save_json name, or ours
         (predictions / file_name).write_text(json.dumps(masks))
     task = seginw_task("--predictions", str(predictions))
-    assert task.params["prompts"].startswith("none") and len(task.params["predictions_files"]) == 25
+    assert task.params.prompts.startswith("none") and len(task.params.predictions_files) == 25
     metrics = run(task, seginw_root, tmp_path / "out", None, external=predictions)["metrics"]
     assert metrics["mean_AP"] == 100.0
     (predictions / "seginw-Bottles_val.json").unlink()
@@ -277,7 +277,7 @@ def test_sample_data_end_to_end_with_grounding_dino_boxes(tmp_path, monkeypatch)
     finally:
         torch.set_num_threads(threads)
     task = seginw_task("--seginw-boxes", str(tmp_path / "boxes"), "--seginw-datasets", ",".join(names))
-    assert task.params["paper_boxes"] is False  # not Swin-B, not top 100
+    assert task.params.paper_boxes is False  # not Swin-B, not top 100
     assert task.variant() == "other-detector+subset-Synthetic-Shapes,Synthetic-Blobs"
     results = run(task, SAMPLE_DATA, tmp_path / "out", toy_prompt_model())
     metrics = results["metrics"]

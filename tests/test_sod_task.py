@@ -272,7 +272,7 @@ def test_external_saliency_maps(tmp_path):
     for index in range(NUM_IMAGES):
         cv2.imwrite(str(maps / f"{sample_stem(index)}.png"), synthetic_pair(index)[1])
     task = sod_task("--predictions", str(maps))
-    assert task.params["protocol"] == "external" and task.params["oracle"] is False
+    assert task.params.protocol == "external" and task.params.oracle is False
     run = Run(task=task, run_name="gt", out=tmp_path / "out", data_root=root, external_predictions=maps)
     metrics = execute(run, None)["metrics"]
     assert metrics["mae"] == 0.0 and metrics["max_f"] == pytest.approx(1.0)
@@ -291,7 +291,7 @@ def test_reference_amg_output_folders_with_the_oracle(tmp_path):
     root = write_dataset(tmp_path, {"a": gt.astype(np.uint8) * 255})
     write_amg_folder(tmp_path / "amg" / "a", [record(disk(30, 40, 10)), record(gt), record(~gt)])
     task = sod_task("--predictions", str(tmp_path / "amg"), "--sod-protocol", "oracle")
-    assert task.params["amg"] is None and task.params["paper_comparable"] is False
+    assert task.params.amg is None and task.params.paper_comparable is False
     results = execute(Run(task=task, run_name="ref", out=tmp_path / "out", data_root=root,
                           external_predictions=tmp_path / "amg"), None)  # fmt: skip
     assert results["metrics"]["mae"] == 0.0 and results["metrics"]["mean_best_dice"] == pytest.approx(1.0)
@@ -314,10 +314,11 @@ def test_nan_s_measure_warns_and_is_listed(tmp_path):
 
 def test_params_and_column():
     default = sod_task()
-    assert default.params["protocol"] == "oracle" and default.params["amg"] == AMG_DEFAULTS
-    assert default.params["paper_comparable"] is True and "ORACLE" in default.params["note"]
+    assert default.params.protocol == "oracle" and default.params.amg == AMG_DEFAULTS
+    assert default.params.paper_comparable is True and "ORACLE" in default.protocol_notes()["note"]
+    assert default.params == SODTask().params == sod_params()  # the defaults are the paper's protocol
     quick = sod_task("--sod-amg-points-per-side", "4")
-    assert quick.params["amg"]["points_per_side"] == 4 and quick.params["paper_comparable"] is False
+    assert quick.params.amg["points_per_side"] == 4 and quick.params.paper_comparable is False
     with pytest.raises(UsageError, match="unknown AMG"):
         sod_params(amg={"points": 3})
     (column,) = task_class("sod").columns

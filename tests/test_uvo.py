@@ -23,7 +23,7 @@ from evals.uvo.dataset import load_uvo_videos
 from evals.uvo.extract_frames import extract_all
 from evals.uvo.frames import working_size
 from evals.uvo.protocol import AREA_LABELS, AREA_RANGES
-from evals.uvo.task import UvoTask
+from evals.uvo.task import UvoParams, UvoTask
 from evals.uvo.vis import encode_mask, sam_pt_track_score
 from evals.uvo.ytvis_eval import STAT_NAMES, Track, VideoSet, evaluate_videos, video_iou
 from models.prompt_model import MaskPrediction
@@ -193,7 +193,7 @@ def test_external_youtube_vis_results(tmp_path):
                for a in truth[:3]]  # fmt: skip
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
-    task = UvoTask({"masks_from": "predictions", "predictions": str(path)})
+    task = UvoTask(UvoParams(masks_from="predictions", predictions=str(path)))
     scored = execute(Run(task=task, run_name="other", out=tmp_path / "out", data_root=SAMPLE,
                          external_predictions=path), None)  # fmt: skip
     assert scored["metrics"]["AR100"] == 75.0 and scored["paper_comparable"] is True
@@ -213,7 +213,7 @@ def test_layout_errors(tmp_path):
     with pytest.raises(DatasetLayoutError, match="no frames folder"):
         UvoTask(UvoTask.sam_pt_params("lk")).load_dataset(tmp_path)
     # Scoring external predictions needs the annotations only.
-    assert len(UvoTask({"masks_from": "predictions"}).load_dataset(tmp_path).samples) == 2
+    assert len(UvoTask(UvoParams(masks_from="predictions")).load_dataset(tmp_path).samples) == 2
 
 
 def test_toy_sam_on_the_sample_through_the_engine(tmp_path):
@@ -229,8 +229,8 @@ def test_variants_and_demo_arguments():
     args = build_parser().parse_args(["--task", "uvo", "--model", "repvit", *UvoTask.demo_args])
     task = UvoTask(UvoTask.params_from_args(args))
     assert task.variant() == "lk.amg8" and not task.paper_comparable()
-    assert task.params["sam_pt"]["refinement_iterations"] == 0
-    assert task.params["sam_pt"]["negatives_from_other_objects"] is False and task.params["sam_pt"]["seed"] == 36
+    assert task.params.sam_pt.refinement_iterations == 0
+    assert task.params.sam_pt.negatives_from_other_objects is False and task.params.sam_pt.seed == 36
     assert UvoTask.columns[0].paper["repvit"] == 25.3
     assert working_size(96, 128) == (360, 480) and working_size(720, 1280) == (360, 640)
     assert working_size(100, 1000) == (133, 1333)  # longer side capped at 1333

@@ -22,7 +22,7 @@ from PIL import Image
 
 from evals import cli
 from evals.davis.io import davis_palette, write_palette_mask
-from evals.davis.task import DavisTask
+from evals.davis.task import DavisParams, DavisTask
 from evals.trackers import LazyTracker, TrackerUnavailable, build_tracker, tracker_params, tracker_requirements
 from evals.uvo.sample import write_sample_dataset
 from evals.uvo.task import UvoTask
@@ -279,7 +279,7 @@ def test_capabilities_name_what_sam_pt_uses():
     assert davis.capability_problems(Capabilities()) == []
     uvo = UvoTask(UvoTask.sam_pt_params("lk")).capability_problems(lacking)
     assert [p.split(" (")[0] for p in uvo] == ["automatic masks", "mask input"]
-    assert DavisTask({"masks_from": "predictions", "predictions_dir": "x"}).capability_problems(lacking) == []
+    assert DavisTask(DavisParams(masks_from="predictions", predictions_dir="x")).capability_problems(lacking) == []
 
 
 def test_sample_files_are_the_frames_and_the_files_the_prompts_and_sizes_come_from(tmp_path):

@@ -10,15 +10,16 @@ spread over the CPU cores. `--tables` draws the precision-recall figure of every
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..base import Column, Dataset, DatasetLayoutError, Evaluator, Requirement, Sample, Task
 from ..images import read_rgb
 from ..paper import paper_values
+from ..params import TaskParams, evaluation_only
 from .dataset import BSDS500_URL, CANONICAL_ROOT, find_bsds, read_bsds
 from .edge_params import EdgeParams
 from .protocol import DEFAULT_MAX_DIST, DEFAULT_THRESHOLD_COUNT
@@ -35,6 +36,17 @@ PAPER = {key: paper_values("bsds", key) for key in ("ODS", "OIS", "AP")}
 CLI_EDGE_PARAMS = ("points_per_side", "points_per_batch", "nms_iou", "boundary", "boundary_width", "apply_edge_nms")
 
 
+@dataclass(frozen=True)
+class BsdsParams(TaskParams):
+    split: str = "test"
+    edges: EdgeParams = field(default_factory=EdgeParams)  # the protocol (edge_params.py)
+    # The benchmark's (protocol.py): scoring only, the stored edge maps stay valid when they change.
+    thresholds: int = evaluation_only(DEFAULT_THRESHOLD_COUNT)
+    max_dist: float = evaluation_only(DEFAULT_MAX_DIST)
+    thin: bool = evaluation_only(True)
+    workers: int | None = evaluation_only(None)  # benchmark processes (None: one per core)
+
+
 class BsdsTask(Task):
     name = "bsds"
     description = "BSDS500 zero-shot edge detection, boundary benchmark ODS / OIS / AP / R50"
@@ -45,7 +57,8 @@ class BsdsTask(Task):
     samples_name = "images"
     # Demo: 8x8 points (192 masks) instead of 16x16, so that the bundled 5 images take about a minute on CPU.
     demo_args = ("--bsds-points-per-side", "8", "--bsds-points-per-batch", "16")
-    evaluation_only_params = ("thresholds", "max_dist", "thin", "workers")
+    params_type = BsdsParams
+    params: BsdsParams
     example_metric = "per-image F (the bench's best F over thresholds, eval_bdry_img.txt)"
 
     @classmethod
@@ -67,16 +80,17 @@ class BsdsTask(Task):
         group.add_argument("--bsds-workers", type=int, help="processes for the benchmark (default: one per core)")
 
     @classmethod
-    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
-        edge = EdgeParams(**{name: getattr(args, f"bsds_{name}") for name in CLI_EDGE_PARAMS})
-        return {"split": args.bsds_split, "edges": edge.to_dict(), "thresholds": args.bsds_thresholds,
-                "max_dist": args.bsds_max_dist, "thin": True, "workers": args.bsds_workers}  # fmt: skip
+    def params_from_args(cls, args: argparse.Namespace) -> BsdsParams:
+        edges = EdgeParams(**{name: getattr(args, f"bsds_{name}") for name in CLI_EDGE_PARAMS})
+        return BsdsParams(split=args.bsds_split, edges=edges, thresholds=args.bsds_thresholds,
+                          max_dist=args.bsds_max_dist, workers=args.bsds_workers)  # fmt: skip
 
     def variant(self) -> str | None:
         """Runs with protocol settings other than the paper's (a coarser grid, other NMS ...) are labelled."""
         paper = EdgeParams().to_dict()
-        changed = [name for name in CLI_EDGE_PARAMS if self.params["edges"].get(name) != paper[name]]
-        if self.params["thresholds"] != DEFAULT_THRESHOLD_COUNT or self.params["max_dist"] != DEFAULT_MAX_DIST:
+        edges = self.params.edges.to_dict()
+        changed = [name for name in CLI_EDGE_PARAMS if edges[name] != paper[name]]
+        if self.params.thresholds != DEFAULT_THRESHOLD_COUNT or self.params.max_dist != DEFAULT_MAX_DIST:
             changed.append("bench")
         changed = [name for name in changed if name != "points_per_batch"]  # speed only
         return "custom-" + "-".join(changed) if changed else None
@@ -85,7 +99,7 @@ class BsdsTask(Task):
         """The settings `variant` names, in words: "8x8 point grid (paper: 16x16)", "no edge NMS", ..."""
         if self.variant() is None:
             return None
-        edges, paper = self.params["edges"], EdgeParams().to_dict()
+        edges, paper = self.params.edges.to_dict(), EdgeParams().to_dict()
         grid = paper["points_per_side"]
         words = {
             "points_per_side": lambda n: f"{n}x{n} point grid (paper: {grid}x{grid})",
@@ -94,28 +108,28 @@ class BsdsTask(Task):
             "boundary_width": lambda v: f"boundary width {v} (default: {paper['boundary_width']})",
             "apply_edge_nms": lambda v: "no edge NMS (thinning)" if not v else "edge NMS (thinning)",
         }  # fmt: skip
-        parts = [words[name](edges[name]) for name in words if edges.get(name) != paper[name]]
-        if self.params["thresholds"] != DEFAULT_THRESHOLD_COUNT:
-            parts.append(f"benchmark at {self.params['thresholds']} thresholds (paper: {DEFAULT_THRESHOLD_COUNT})")
-        if self.params["max_dist"] != DEFAULT_MAX_DIST:
-            parts.append(f"match distance {self.params['max_dist']:g} (paper: {DEFAULT_MAX_DIST:g})")
+        parts = [words[name](edges[name]) for name in words if edges[name] != paper[name]]
+        if self.params.thresholds != DEFAULT_THRESHOLD_COUNT:
+            parts.append(f"benchmark at {self.params.thresholds} thresholds (paper: {DEFAULT_THRESHOLD_COUNT})")
+        if self.params.max_dist != DEFAULT_MAX_DIST:
+            parts.append(f"match distance {self.params.max_dist:g} (paper: {DEFAULT_MAX_DIST:g})")
         return ", ".join(parts)
 
     def requirements(self, data_root: Path) -> list[Requirement]:
         def present() -> bool:
             try:
-                return find_bsds(data_root, self.params["split"]) is not None
+                return find_bsds(data_root, self.params.split) is not None
             except DatasetLayoutError:
                 return False
 
-        return [Requirement(f"BSDS500 ({self.params['split']} split: images and groundTruth)",
+        return [Requirement(f"BSDS500 ({self.params.split} split: images and groundTruth)",
                             Path(data_root) / CANONICAL_ROOT, f"{BSDS500_URL} (unpack into {data_root})", present)]  # fmt: skip
 
     def load_dataset(self, data_root: Path) -> Dataset:
-        root, images = read_bsds(data_root, self.params["split"])
+        root, images = read_bsds(data_root, self.params.split)
         samples = [Sample(image.name, image) for image in images]
         files = [f for image in images for f in image.files]
-        return Dataset(name="BSDS500", split=self.params["split"], root=root, samples=samples, files=files)
+        return Dataset(name="BSDS500", split=self.params.split, root=root, samples=samples, files=files)
 
     def sample_files(self, sample: Sample) -> list[Path]:
         return [sample.data.image]
@@ -126,8 +140,7 @@ class BsdsTask(Task):
     def predict(self, model: PromptModel, sample: Sample, image: np.ndarray) -> dict:
         from .edges import sam_edge_map
 
-        edge_params = {f.name: self.params["edges"][f.name] for f in fields(EdgeParams)}
-        return {"edges": sam_edge_map(model, image, EdgeParams(**edge_params))}
+        return {"edges": sam_edge_map(model, image, self.params.edges)}
 
     def read_external_prediction(self, directory: Path, sample: Sample) -> dict:
         """A soft edge map (.png 8-bit, .npy or .mat float), a ucm2 .mat or a .mat cell of segmentations, as the
@@ -139,7 +152,7 @@ class BsdsTask(Task):
     def evaluator(self) -> Evaluator:
         from .evaluator import BoundaryEvaluator
 
-        return BoundaryEvaluator(self.params["thresholds"], self.params["max_dist"], self.params["workers"])
+        return BoundaryEvaluator(self.params.thresholds, self.params.max_dist, self.params.workers)
 
     @classmethod
     def write_figures(cls, results: dict[str, dict], directory: Path) -> list[Path]:
@@ -154,8 +167,8 @@ class BsdsTask(Task):
         from . import examples
 
         params = self.params
-        return examples.image_f(prediction["edges"], sample.data.ground_truth, params["thresholds"],
-                                params["max_dist"], params["thin"])  # fmt: skip
+        return examples.image_f(prediction["edges"], sample.data.ground_truth, params.thresholds,
+                                params.max_dist, params.thin)  # fmt: skip
 
     def draw_example(self, sample: Sample, prediction: dict) -> dict:
         from . import examples

@@ -14,6 +14,7 @@ RLE masks, so the evaluator holds RLEs only.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,13 @@ from ..protocols.coco_format.dataset import (
     val2017_root,
 )
 from ..protocols.box_prompts.mask_ap import MaskAPEvaluator
-from ..protocols.box_prompts.options import add_mask_protocol_arguments, decoding_params, evaluation_params
+from ..protocols.box_prompts.options import (
+    PREDICTIONS,
+    BoxPromptParams,
+    add_mask_protocol_arguments,
+    decoding_params,
+    evaluation_params,
+)
 from ..protocols.box_prompts.prompts import (
     EFFICIENTVIT_BOXES_NAME,
     EFFICIENTVIT_BOXES_URL,
@@ -53,6 +60,14 @@ BOXES_SOURCE = (
 )
 
 
+@dataclass(frozen=True)
+class CocoParams(BoxPromptParams):
+    boxes_file: str | None = None  # prompts "detections": the ViTDet-H detections file
+    boxes_sha256: str | None = None
+    predictions_file: str | None = None  # prompts PREDICTIONS: another method's masks
+    predictions_sha256: str | None = None
+
+
 class CocoTask(BoxPromptedTask):
     name = "coco"
     description = "COCO val2017 instance segmentation from box prompts (the paper's: ViTDet-H detections), mask AP"
@@ -68,18 +83,20 @@ class CocoTask(BoxPromptedTask):
     # np.array(...)), the boxes scaled in float64.
     box_type = "numpy"
     demo_args = ("--boxes", GROUND_TRUTH_BOXES)
-    evaluation_only_params = ("coco_eval",)  # which COCOeval implementation scores: same numbers, same masks
+    params_type = CocoParams
     example_metric = "mean over the ground-truth objects of the best mask IoU of a detection of their category"
 
-    def __init__(self, params: dict[str, Any]):
+    params: CocoParams
+
+    def __init__(self, params: CocoParams | None = None):
         super().__init__(params)
         self._external: tuple[Path, dict[int, list[dict]]] | None = None  # --predictions, read once
 
     def variant(self) -> str | None:
-        return "gt-boxes" if self.params.get("oracle") else None
+        return "gt-boxes" if self.params.oracle else None
 
     def variant_label(self) -> str | None:
-        return "ground-truth boxes (oracle)" if self.params.get("oracle") else None
+        return "ground-truth boxes (oracle)" if self.params.oracle else None
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -92,35 +109,36 @@ class CocoTask(BoxPromptedTask):
         add_mask_protocol_arguments(group)
 
     @classmethod
-    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+    def params_from_args(cls, args: argparse.Namespace) -> CocoParams:
         if getattr(args, "predictions", None) is not None:  # another method's masks: nothing is decoded
             from models.checkpoint import sha256_file  # imports torch: only once a run is set up
 
             results_file = resolve_results_file(args.predictions)
-            return {"prompts": "none: masks from --predictions", "predictions_file": str(results_file),
-                    "predictions_sha256": sha256_file(results_file), **evaluation_params(args)}  # fmt: skip
-        return {**box_prompt_params(args.boxes, args.data_root), **decoding_params(args), **evaluation_params(args)}
+            return CocoParams(prompts=PREDICTIONS, predictions_file=str(results_file),
+                              predictions_sha256=sha256_file(results_file), **evaluation_params(args))  # fmt: skip
+        return CocoParams(**box_prompt_params(args.boxes, args.data_root), **decoding_params(args),
+                          **evaluation_params(args))  # fmt: skip
 
     def requirements(self, data_root: Path) -> list[Requirement]:
         """COCO val2017's images and annotations, and for the paper's protocol the ViTDet-H boxes file."""
         requirements = val2017_requirements(data_root)
-        if self.params.get("prompts") == "detections":
-            path = Path(self.params["boxes_file"])
+        if self.params.prompts == "detections":
+            path = Path(self.params.boxes_file)
             what = (f"ViTDet-H box prompts (--boxes FILE; without it {TINYSAM_BOXES_NAME} or "
                     f"{EFFICIENTVIT_BOXES_NAME} in <data-root>/{VAL2017_FOLDER}/)")  # fmt: skip
             requirements.append(Requirement(what, path, BOXES_SOURCE, path.is_file))
         return requirements
 
     def prompts_file(self, sample: Sample) -> Path:
-        return Path(self.params["boxes_file"])
+        return Path(self.params.boxes_file)
 
     def load_dataset(self, data_root: Path) -> Dataset:
         images_dir, annotation_file = find_val2017(data_root)
         images = read_coco_images(annotation_file, images_dir, VAL2017_ANNOTATIONS_URL)
         require_image_files(images)
-        prompts_from = self.params.get("prompts")
+        prompts_from = self.params.prompts
         if prompts_from == "detections":
-            boxes_file = Path(self.params["boxes_file"])
+            boxes_file = Path(self.params.boxes_file)
             prompted = attach_prompts(images, read_detection_prompts(boxes_file, BOXES_SOURCE), boxes_file)
         elif prompts_from == "ground truth":
             prompted = attach_prompts(images, None)
@@ -131,7 +149,7 @@ class CocoTask(BoxPromptedTask):
         return Dataset(name="COCO", split="val2017", root=annotation_file.parent.parent, samples=samples, files=files)
 
     def evaluator(self) -> Evaluator:
-        return MaskAPEvaluator(self.params["coco_eval"])
+        return MaskAPEvaluator(self.params.coco_eval)
 
     def read_external_prediction(self, directory: Path, sample: Sample) -> dict:
         """Another method's masks from one COCO results file (`--predictions FILE`, or a folder holding detectron2's
@@ -157,15 +175,13 @@ def default_boxes_file(data_root: Path) -> Path:
 
 
 def box_prompt_params(boxes: str | None, data_root: Path = Path("datasets")) -> dict[str, Any]:
-    """Where the box prompts come from, recorded in the results: the detections file (--boxes FILE, or without it
+    """The `CocoParams` fields of where the box prompts come from: the detections file (--boxes FILE, or without it
     the paper's file in its default place, `default_boxes_file`) and its sha256, or the ground-truth oracle. A
     missing file is not an error here: the run's requirements name it, with everything else that is missing."""
     from models.checkpoint import sha256_file  # imports torch: only once a run is set up
 
     if boxes == GROUND_TRUTH_BOXES:
-        return {"prompts": "ground truth", "oracle": True,
-                "note": "ORACLE: ground-truth boxes, not the paper's detector boxes; crowd annotations not prompted",
-                "ground_truth_score": GROUND_TRUTH_SCORE}  # fmt: skip
+        return {"prompts": "ground truth", "oracle": True, "ground_truth_score": GROUND_TRUTH_SCORE}
     path = default_boxes_file(data_root) if boxes is None else Path(boxes)
     return {"prompts": "detections", "oracle": False, "boxes_file": str(path),
             "boxes_sha256": sha256_file(path) if path.is_file() else None}  # fmt: skip

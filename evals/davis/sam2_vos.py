@@ -18,8 +18,8 @@ Source: facebookresearch/sam2 commit 2b90b9f, tools/vos_inference.py, as its REA
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -30,9 +30,13 @@ SCORE_THRESHOLD = 0.0  # vos_inference.py --score_thresh default
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".JPG", ".JPEG")  # what load_video_frames_from_jpg_images reads
 
 
-def params() -> dict[str, Any]:
-    return {"masks_from": "SAM 2 VOS", "protocol": PROTOCOL, "score_threshold": SCORE_THRESHOLD,
-            "apply_postprocessing": False, "non_overlap_masks": True, "source_resolution": "480p"}  # fmt: skip
+@dataclass(frozen=True)
+class Sam2VosOptions:
+    """vos_inference.py's settings as SAM 2's README runs it on DAVIS 2017 (sources above)."""
+
+    score_threshold: float = SCORE_THRESHOLD
+    apply_postprocessing: bool = False
+    non_overlap_masks: bool = True
 
 
 def frame_folder(frame_paths: tuple[Path, ...]) -> Path:
@@ -63,7 +67,7 @@ def paint(per_object: dict[int, np.ndarray], height: int, width: int) -> np.ndar
 
 def segment_video(predictor, frame_paths: tuple[Path, ...], first_ids: np.ndarray) -> np.ndarray:
     """T x H x W uint8 id maps of the sequence (H x W: the frames'), SAM 2 propagating `first_ids`' objects."""
-    import torch  # here: the command line imports this module for `params` before torch is needed
+    import torch  # here: the command line imports this module for its options before torch is needed
 
     device = predictor.device
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")

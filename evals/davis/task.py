@@ -21,6 +21,7 @@ model's own video predictor (sam2_vos.py, SAM 2's tools/vos_inference.py); its s
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +31,10 @@ from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
 from ..errors import UsageError
 from ..images import read_checked
 from ..paper import paper_values
-from ..protocols.sam_pt.options import POSITIVE_POINTS_FOR_TRACKER, REFINEMENT_ITERATIONS, SamPtOptions
+from ..params import TaskParams
+from ..protocols.sam_pt.options import POSITIVE_POINTS_FOR_TRACKER, REFINEMENT_ITERATIONS, SamPtOptions, sam_pt_notes
 from ..trackers import LazyTracker, tracker_params, tracker_requirements
-from ..trackers.options import add_tracker_arguments
+from ..trackers.options import add_tracker_arguments, tracker_notes
 from . import examples
 from .dataset import (
     SOURCE_RESOLUTIONS,
@@ -45,7 +47,8 @@ from .dataset import (
 from .evaluate import count_objects, scored_frames
 from .evaluator import DavisEvaluator
 from .io import ResultsFolder, read_annotation
-from .sam2_vos import params as sam2_vos_params
+from .sam2_vos import PROTOCOL as SAM2_VOS_PROTOCOL
+from .sam2_vos import Sam2VosOptions
 
 # The command line imports this module for its options: torch and segment_anything (sam_pt's frames.py, vos.py) are imported
 # in the methods that run the protocol.
@@ -60,12 +63,28 @@ SECTION = "Video object segmentation (DAVIS 2017) and video instance segmentatio
 PAPER_JF, PAPER_J, PAPER_F = (paper_values("davis", key) for key in ("J&F", "J", "F"))
 TRACKER_NAMES = {"pips": "PIPS", "lk": "LK", "cotracker": "CoTracker"}  # for the run's label
 PROTOCOL_TRACKER = "pips"  # SAM-PT v1, whose numbers the paper reports (see evals/protocols/sam_pt/options.py)
-TRACKER_NOTES = {
-    "lk": "BASELINE TRACKER: Lucas-Kanade (weight-free), not SAM-PT's PIPS; not comparable to the paper",
-    "cotracker": "TRACKER: CoTracker (SAM-PT's current default), not PIPS of SAM-PT v1 that the paper reports",
-}
+SAM_PT_PROTOCOL = "SAM-PT v1 (SysCV/sam-pt c17ab94), DAVIS 2017 val"
 # --vos-protocol: how masks are made from the first-frame annotation (the paper's rows: SAM-PT).
-VOS_PROTOCOLS = {"sam-pt": "SAM-PT", "sam2": "SAM 2 VOS"}  # option -> params["masks_from"]
+VOS_PROTOCOLS = {"sam-pt": "SAM-PT", "sam2": "SAM 2 VOS"}  # option -> DavisParams.masks_from
+PREDICTIONS = "predictions"  # masks_from of a run scoring a results folder (--predictions)
+
+
+@dataclass(frozen=True)
+class DavisParams(TaskParams):
+    masks_from: str = VOS_PROTOCOLS["sam-pt"]  # a VOS_PROTOCOLS value, or PREDICTIONS
+    source_resolution: str = "480p"  # the frames SAM-PT starts from (SOURCE_RESOLUTIONS)
+    sam_pt: SamPtOptions | None = None  # masks_from SAM-PT
+    tracker: dict[str, Any] | None = None  # masks_from SAM-PT: the tracker's settings (evals.trackers.tracker_params)
+    sam2_vos: Sam2VosOptions | None = None  # masks_from SAM 2 VOS
+    predictions_dir: str | None = None  # masks_from PREDICTIONS
+
+    @classmethod
+    def from_dict(cls, recorded: dict[str, Any]) -> DavisParams:
+        # Results written before the parameters were typed recorded SAM-PT's options beside the others.
+        if recorded.get("masks_from") == VOS_PROTOCOLS["sam-pt"] and "sam_pt" not in recorded:
+            options = {k: v for k, v in recorded.items() if k in SamPtOptions.__dataclass_fields__}
+            recorded = {**recorded, "sam_pt": options}
+        return super().from_dict(recorded)
 
 
 class DavisTask(Task):
@@ -82,13 +101,22 @@ class DavisTask(Task):
     demo_args = ("--tracker", "lk", "--refinement-iterations", "3")
     example_metric = "the video's J&F (official J and F over its objects and scored frames)"
 
-    def __init__(self, params: dict[str, Any]):
+    params_type = DavisParams
+    params: DavisParams
+
+    def __init__(self, params: DavisParams | None = None):
         super().__init__(params)
-        self.options = None  # SAM-PT's options; None for the other protocols and for --predictions
-        self.sam2_vos = params.get("masks_from") == VOS_PROTOCOLS["sam2"]
-        if params.get("masks_from") == "SAM-PT":
-            self.options = SamPtOptions(**{k: params[k] for k in SamPtOptions.__dataclass_fields__})
+        # SAM-PT's options; None for the other protocols and for --predictions
+        self.options = self.params.sam_pt if self.params.masks_from == VOS_PROTOCOLS["sam-pt"] else None
+        self.sam2_vos = self.params.masks_from == VOS_PROTOCOLS["sam2"]
         self._tracker = LazyTracker()
+
+    def protocol_notes(self) -> dict[str, str]:
+        if self.sam2_vos:
+            return {"protocol": SAM2_VOS_PROTOCOL}
+        if self.options is None:
+            return {}
+        return {"protocol": SAM_PT_PROTOCOL, **sam_pt_notes(), **tracker_notes(self.params.tracker["tracker"])}
 
     def variant(self) -> str | None:
         """The choices that differ from SAM-PT v1's defaults, e.g. 'lk' or 'lk.refine3' (None: the defaults).
@@ -97,14 +125,14 @@ class DavisTask(Task):
             return "sam2vos"
         if self.options is None:
             return None
-        tracker = self.params["tracker"]["tracker"]
+        tracker = self.params.tracker["tracker"]
         labels = [] if tracker == PROTOCOL_TRACKER else [tracker]
         if self.options.refinement_iterations != REFINEMENT_ITERATIONS:
             labels.append(f"refine{self.options.refinement_iterations}")
         if self.options.positive_points != POSITIVE_POINTS_FOR_TRACKER[tracker]:
             labels.append(f"pos{self.options.positive_points}")
-        if self.params["source_resolution"] != "480p":
-            labels.append(f"src-{self.params['source_resolution']}")
+        if self.params.source_resolution != "480p":
+            labels.append(f"src-{self.params.source_resolution}")
         return ".".join(labels) or None
 
     def variant_label(self) -> str | None:
@@ -113,7 +141,7 @@ class DavisTask(Task):
             return None
         if self.sam2_vos:
             return "SAM 2's own propagation from the first-frame masks (tools/vos_inference.py), not SAM-PT"
-        tracker, options, parts = self.params["tracker"]["tracker"], self.options, []
+        tracker, options, parts = self.params.tracker["tracker"], self.options, []
         if tracker != PROTOCOL_TRACKER:
             parts.append(f"{TRACKER_NAMES.get(tracker, tracker)} tracker (paper: {TRACKER_NAMES[PROTOCOL_TRACKER]})")
         if options.refinement_iterations != REFINEMENT_ITERATIONS:
@@ -121,8 +149,8 @@ class DavisTask(Task):
         if options.positive_points != POSITIVE_POINTS_FOR_TRACKER[tracker]:
             parts.append(f"{options.positive_points} positive points per object "
                          f"(SAM-PT: {POSITIVE_POINTS_FOR_TRACKER[tracker]})")  # fmt: skip
-        if self.params["source_resolution"] != "480p":
-            parts.append(f"{self.params['source_resolution']}-resolution source frames (paper: 480p)")
+        if self.params.source_resolution != "480p":
+            parts.append(f"{self.params.source_resolution}-resolution source frames (paper: 480p)")
         return ", ".join(parts)
 
     def paper_comparable(self) -> bool:
@@ -130,7 +158,7 @@ class DavisTask(Task):
         tracker is not the paper's protocol, nor is SAM 2's propagation."""
         if self.sam2_vos:
             return False
-        return self.options is None or self.params["tracker"]["tracker"] == PROTOCOL_TRACKER
+        return self.options is None or self.params.tracker["tracker"] == PROTOCOL_TRACKER
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -151,9 +179,9 @@ class DavisTask(Task):
                                 "(JPEGImages/Full-Resolution, as SAM-PT)")  # fmt: skip
 
     @classmethod
-    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+    def params_from_args(cls, args: argparse.Namespace) -> DavisParams:
         if getattr(args, "predictions", None) is not None:
-            return {"masks_from": "predictions", "predictions_dir": str(args.predictions)}
+            return DavisParams(masks_from=PREDICTIONS, predictions_dir=str(args.predictions))
         if args.vos_protocol == "sam2":
             sam_pt_only = [f"--{name.replace('_', '-')}" for name, default in
                            (("refinement_iterations", REFINEMENT_ITERATIONS), ("positive_points", None),
@@ -161,7 +189,7 @@ class DavisTask(Task):
             if sam_pt_only:
                 raise UsageError(f"{', '.join(sam_pt_only)}: SAM-PT options; --vos-protocol sam2 has none (it reads "
                                  "the 480p frames, as SAM 2's README runs it)")  # fmt: skip
-            return sam2_vos_params()
+            return DavisParams(masks_from=VOS_PROTOCOLS["sam2"], sam2_vos=Sam2VosOptions())
         problems = []
         if args.refinement_iterations < 0:
             problems.append(f"--refinement-iterations must be 0 or more (got {args.refinement_iterations})")
@@ -176,30 +204,26 @@ class DavisTask(Task):
     @staticmethod
     def sam_pt_params(tracker: str = PROTOCOL_TRACKER, tracker_checkpoint: Path | None = None,
                       refinement_iterations: int = REFINEMENT_ITERATIONS, positive_points: int | None = None,
-                      source_resolution: str = "480p", require_weights: bool = True) -> dict[str, Any]:  # fmt: skip
+                      source_resolution: str = "480p", require_weights: bool = True) -> DavisParams:  # fmt: skip
         """Every protocol parameter of a SAM-PT run (checks that the tracker's weights are there, unless
         `require_weights` is False: then they are recorded as missing and `requirements` reports them)."""
         options = SamPtOptions(
             positive_points=positive_points or POSITIVE_POINTS_FOR_TRACKER[tracker],
             refinement_iterations=refinement_iterations,
         )
-        params = {"masks_from": "SAM-PT", "protocol": "SAM-PT v1 (SysCV/sam-pt c17ab94), DAVIS 2017 val",
-                  "source_resolution": source_resolution, **options.to_params(),
-                  "tracker": tracker_params(tracker, tracker_checkpoint, require_weights)}  # fmt: skip
-        if tracker in TRACKER_NOTES:
-            params["note"] = TRACKER_NOTES[tracker]
-        return params
+        return DavisParams(source_resolution=source_resolution, sam_pt=options,
+                           tracker=tracker_params(tracker, tracker_checkpoint, require_weights))  # fmt: skip
 
     def requirements(self, data_root: Path) -> list[Requirement]:
         """The DAVIS archives (the full-resolution one too with --source-resolution full), and the tracker's weights and
         code (SAM-PT); or the results folder scored (--predictions)."""
-        need_frames = self.params["masks_from"] != "predictions"
-        requirements = davis_requirements(data_root, self.params.get("source_resolution", "480p"), need_frames)
+        need_frames = self.params.masks_from != PREDICTIONS
+        requirements = davis_requirements(data_root, self.params.source_resolution, need_frames)
         if self.options is not None:
-            requirements += tracker_requirements(self.params["tracker"])
+            requirements += tracker_requirements(self.params.tracker)
         elif not need_frames:
             requirements.append(Requirement("DAVIS results folder (--predictions: <DIR>/<sequence>/<frame>.png)",
-                                            Path(self.params["predictions_dir"]),
+                                            Path(self.params.predictions_dir),
                                             "your method's results; a davis run's stored predictions become one with "
                                             "python -m evals.davis.export_results"))  # fmt: skip
         return requirements
@@ -238,14 +262,14 @@ class DavisTask(Task):
         return [*video.frame_paths, *dict.fromkeys([video.first_annotation, first_480p])]
 
     def load_dataset(self, data_root: Path) -> Dataset:
-        need_frames = self.params["masks_from"] != "predictions"
-        videos = load_davis_videos(data_root, self.params.get("source_resolution", "480p"), need_frames)
+        need_frames = self.params.masks_from != PREDICTIONS
+        videos = load_davis_videos(data_root, self.params.source_resolution, need_frames)
         samples = [Sample(video.name, video) for video in videos]
         return Dataset(name="DAVIS 2017", split="val", root=find_davis_root(data_root), samples=samples,
                        files=dataset_files(videos))  # fmt: skip
 
     def tracker(self, device) -> PointTracker:
-        return self._tracker.get(self.params["tracker"], device)
+        return self._tracker.get(self.params.tracker, device)
 
     def load_inputs(self, sample: Sample) -> np.ndarray | None:
         from ..protocols.sam_pt.frames import read_working_frame
@@ -304,4 +328,4 @@ class DavisTask(Task):
         return examples.video_jf(sample.data, prediction)
 
     def draw_example(self, sample: Sample, prediction: dict) -> dict:
-        return examples.draw(sample.data, prediction, self.params.get("positive_points"))
+        return examples.draw(sample.data, prediction, self.options.positive_points if self.options else None)

@@ -37,6 +37,7 @@ box, clicks, IoU after the box and after each click, and the box's and last clic
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,7 @@ from ..protocols.coco_format.dataset import (
     val2017_requirements,
 )
 from ..errors import UsageError
+from ..params import TaskParams, evaluation_only
 from .evaluator import NOC_MAX_CLICKS, PromptIoUEvaluator
 from .instances import AnnotatedImage, read_instances
 
@@ -76,6 +78,22 @@ LVIS_TREE = """\
 """
 
 
+@dataclass(frozen=True)
+class InteractiveParams(TaskParams):
+    protocol: str = PROTOCOLS[0]
+    prompt_types: tuple[str, ...] = PROMPT_TYPES
+    clicks: int = DEFAULT_CLICKS
+    object_batch: int = DEFAULT_OBJECT_BATCH
+    dataset: str = "coco"  # a DATASETS name, or "custom" (`annotations` and `images`)
+    # edgesam: the fields of edgesam.EdgeSamParams (a dict here: that module imports torch, the command line must not)
+    edgesam: dict[str, Any] | None = None
+    annotations: str | None = None
+    images: str | None = None
+    prompts_file: str | None = None  # --prompts: the boxes and clicks of a prompt file replace the protocol's
+    prompts_sha256: str | None = None
+    export_prompts: str | None = evaluation_only(None)  # where the prompts made are written: not a prediction's
+
+
 class InteractiveTask(Task):
     name = "interactive"
     description = "interactive segmentation: mIoU from ground-truth boxes and 1..N simulated clicks (COCO, LVIS, any COCO-format set)"
@@ -86,11 +104,13 @@ class InteractiveTask(Task):
         Column("click5_mIoU", "5-click mIoU", SECTION, unit="%"),
     )
     samples_name = "images"
-    evaluation_only_params = ("export_prompts",)
+    params_type = InteractiveParams
     example_metric = "the object's IoU after its last click"
     example_parts_name = "objects"
 
-    def __init__(self, params: dict[str, Any]):
+    params: InteractiveParams
+
+    def __init__(self, params: InteractiveParams | None = None):
         super().__init__(params)
         self._frozen: dict = {}  # {image id: {annotation id: FrozenPrompts}} of --prompts, read by load_dataset
         self._external: tuple[Path, dict] | None = None  # (--predictions file, its masks), read at its first image
@@ -129,7 +149,7 @@ class InteractiveTask(Task):
                            help=f"objects per mask-decoder call (default {DEFAULT_OBJECT_BATCH})")
 
     @classmethod
-    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+    def params_from_args(cls, args: argparse.Namespace) -> InteractiveParams:
         from models.checkpoint import sha256_file  # imports torch: only once a run is set up
 
         if args.clicks < 0 or args.object_batch < 1:
@@ -139,53 +159,54 @@ class InteractiveTask(Task):
                              "one they were made from with --prompts FILE")  # fmt: skip
         if (args.annotations is None) != (args.images is None):
             raise UsageError("--annotations and --images go together (a COCO-format file and its image folder)")
-        params = {
-            "protocol": args.interactive_protocol,
-            "prompt_types": sorted(set(args.prompt_types)),
-            "clicks": args.clicks if "point" in args.prompt_types else 0,
-            "object_batch": args.object_batch,
-            "dataset": "custom" if args.annotations is not None else args.interactive_data,
-            "export_prompts": str(args.export_prompts) if args.export_prompts else None,
-        }
+        prompt_types = tuple(sorted(set(args.prompt_types)))
+        params = InteractiveParams(
+            protocol=args.interactive_protocol,
+            prompt_types=prompt_types,
+            clicks=args.clicks if "point" in args.prompt_types else 0,
+            object_batch=args.object_batch,
+            dataset="custom" if args.annotations is not None else args.interactive_data,
+            export_prompts=str(args.export_prompts) if args.export_prompts else None,
+        )
         if args.interactive_protocol == "edgesam":
-            if len(params["prompt_types"]) != 1:
+            if len(prompt_types) != 1:
                 raise UsageError("--interactive-protocol edgesam prompts with a point or a box, not both: give "
                                  "--prompt-types point or --prompt-types box")  # fmt: skip
-            params.update(clicks=args.edgesam_refine_iter, edgesam={
-                "prompt": params["prompt_types"][0], "point_from": args.edgesam_point_from,
+            params = params.replace(clicks=args.edgesam_refine_iter, edgesam={
+                "prompt": prompt_types[0], "point_from": args.edgesam_point_from,
                 "refine_iter": args.edgesam_refine_iter, "num_multimask_outputs": args.edgesam_masks,
                 "multimask_select": args.edgesam_select, "seed": args.seed, "max_prompts": -1})  # fmt: skip
         if args.annotations is not None:
-            params.update(annotations=str(args.annotations), images=str(args.images))
+            params = params.replace(annotations=str(args.annotations), images=str(args.images))
         if args.prompts is not None:
-            params.update(prompts_file=str(args.prompts),
-                          prompts_sha256=sha256_file(args.prompts) if args.prompts.is_file() else None)  # fmt: skip
+            params = params.replace(prompts_file=str(args.prompts),
+                                    prompts_sha256=sha256_file(args.prompts) if args.prompts.is_file() else None)  # fmt: skip
         return params
 
     def variant(self) -> str:
-        parts = [self.params["protocol"], None if self.params["dataset"] == "coco" else self.params["dataset"]]
-        if self.params["protocol"] == "edgesam":
-            e = self.params["edgesam"]
+        parts = [self.params.protocol, None if self.params.dataset == "coco" else self.params.dataset]
+        if self.params.protocol == "edgesam":
+            e = self.params.edgesam
             parts[0] = f"edgesam-{e['prompt'] if e['prompt'] == 'box' else e['point_from']}-{e['num_multimask_outputs']}" \
                        f"{e['multimask_select'] if e['num_multimask_outputs'] > 1 else ''}-seed{e['seed']}"
-        if self.params.get("prompts_file"):
+        if self.params.prompts_file:
             parts.append("frozen-prompts")
         return ".".join(p for p in parts if p)
 
     def variant_label(self) -> str:
-        label = PROTOCOL_LABELS[self.params["protocol"]]
-        if self.params["dataset"] != "coco":
-            label += f", {self.params['dataset']}"
-        return label + (", prompts from a file" if self.params.get("prompts_file") else "")
+        label = PROTOCOL_LABELS[self.params.protocol]
+        if self.params.dataset != "coco":
+            label += f", {self.params.dataset}"
+        return label + (", prompts from a file" if self.params.prompts_file else "")
 
     def paper_comparable(self) -> bool:
         return False  # the RepViT-SAM paper reports no prompt mIoU
 
     def capability_problems(self, capabilities: Capabilities) -> list[str]:
         problems = []
-        if self.params["protocol"] == "edgesam":
+        if self.params.protocol == "edgesam":
             return problems  # checked on the model itself (edgesam.protocol_problem) at its first image
-        if "box" in self.params["prompt_types"] and not capabilities.boxes:
+        if "box" in self.params.prompt_types and not capabilities.boxes:
             problems.append("box prompts (the ground-truth box of each object)")
         if capabilities.multimask_outputs < 3:
             problems.append("multimask output (the mask of the highest predicted IoU of 3, as EfficientViT-SAM's script)")
@@ -194,26 +215,26 @@ class InteractiveTask(Task):
     def requirements(self, data_root: Path) -> list[Requirement]:
         params = self.params
         requirements = []
-        if params["dataset"] == "custom":
-            requirements += [Requirement("COCO-format instances file (--annotations)", Path(params["annotations"]),
+        if params.dataset == "custom":
+            requirements += [Requirement("COCO-format instances file (--annotations)", Path(params.annotations),
                                          "your dataset, in COCO format"),
-                             Requirement("its images (--images)", Path(params["images"]), "your dataset")]  # fmt: skip
-        elif params["dataset"] == "lvis":
+                             Requirement("its images (--images)", Path(params.images), "your dataset")]  # fmt: skip
+        elif params.dataset == "lvis":
             requirements.append(Requirement("LVIS v1 val annotations", Path(data_root) / LVIS_ANNOTATIONS, LVIS_URL))
         else:
             requirements += val2017_requirements(data_root)
-        if params.get("prompts_file"):
-            requirements.append(Requirement("prompt file (--prompts)", Path(params["prompts_file"]),
+        if params.prompts_file:
+            requirements.append(Requirement("prompt file (--prompts)", Path(params.prompts_file),
                                             "python run_eval.py --task interactive ... --export-prompts FILE"))  # fmt: skip
         return requirements
 
     def load_dataset(self, data_root: Path) -> Dataset:
         params = self.params
-        if params["dataset"] == "custom":
-            annotation_file, images_dir = Path(params["annotations"]), Path(params["images"])
+        if params.dataset == "custom":
+            annotation_file, images_dir = Path(params.annotations), Path(params.images)
             images = read_coco_images(annotation_file, images_dir)
             name, split = annotation_file.stem, "custom"
-        elif params["dataset"] == "lvis":
+        elif params.dataset == "lvis":
             annotation_file, images_dir = Path(data_root) / LVIS_ANNOTATIONS, Path(data_root) / "coco"
             if not annotation_file.is_file():
                 raise DatasetLayoutError(f"LVIS v1 val not found under {data_root}", LVIS_TREE)
@@ -224,10 +245,10 @@ class InteractiveTask(Task):
             images = read_coco_images(annotation_file, images_dir, VAL2017_ANNOTATIONS_URL)
             name, split = "COCO", "val2017"
         require_image_files(images)
-        if params.get("prompts_file"):
+        if params.prompts_file:
             from .prompt_file import read_prompt_file
 
-            _, self._frozen = read_prompt_file(Path(params["prompts_file"]))
+            _, self._frozen = read_prompt_file(Path(params.prompts_file))
         annotated = [a for a in read_instances(annotation_file, images) if a.instances]
         samples = [Sample(str(a.image.image_id), a) for a in annotated]
         files = [annotation_file, *(a.image.path for a in annotated)]
@@ -235,10 +256,10 @@ class InteractiveTask(Task):
 
     def sample_files(self, sample: Sample) -> list[Path]:
         files = [sample.data.image.path, sample.data.image.annotation_file]
-        return files + ([Path(self.params["prompts_file"])] if self.params.get("prompts_file") else [])
+        return files + ([Path(self.params.prompts_file)] if self.params.prompts_file else [])
 
     def load_inputs(self, sample: Sample) -> np.ndarray:
-        if self.params["protocol"] == "edgesam":
+        if self.params.protocol == "edgesam":
             from .edgesam import read_image  # PIL, as EdgeSAM's dataset reads
 
             return read_image(sample.data.image.path)
@@ -248,20 +269,20 @@ class InteractiveTask(Task):
         annotated: AnnotatedImage = sample.data
         params = self.params
         frozen = self._frozen.get(annotated.image.image_id)
-        if params["protocol"] == "edgesam":
+        if params.protocol == "edgesam":
             return {"model": model.provenance.get("model"), "objects": self._edgesam(model, annotated, image, frozen)}
         from .efficientvit import run_efficientvit
 
         model.set_image(image)
         objects = run_efficientvit(model, annotated.instances, annotated.image.height, annotated.image.width,
-                                   params["prompt_types"], params["clicks"], params["object_batch"], frozen)  # fmt: skip
+                                   params.prompt_types, params.clicks, params.object_batch, frozen)  # fmt: skip
         return {"model": model.provenance.get("model"), "objects": objects}
 
     def _edgesam(self, model, annotated: AnnotatedImage, image: np.ndarray, frozen) -> list[dict]:
         """EdgeSAM's records in this task's form: with a box, its first IoU is the box's (`box_iou`)."""
         from .edgesam import EdgeSamParams, EdgeSamRandom, protocol_problem, run_edgesam
 
-        params = EdgeSamParams(**self.params["edgesam"])
+        params = EdgeSamParams(**self.params.edgesam)
         if problem := protocol_problem(model, params):  # at the first image: the check needs the model itself
             raise UsageError(f"--interactive-protocol edgesam: {problem}")
         given = {aid: list(p.clicks) for aid, p in frozen.items()} if frozen else None
@@ -281,11 +302,11 @@ class InteractiveTask(Task):
         annotated: AnnotatedImage = sample.data
         masks = self._external[1].get(annotated.image.image_id, {})
         objects = score_masks(path, masks, annotated, self._frozen.get(annotated.image.image_id, {}),
-                              self.params["prompt_types"], self.params["clicks"])  # fmt: skip
+                              self.params.prompt_types, self.params.clicks)  # fmt: skip
         return {"model": None, "objects": objects}
 
     def evaluator(self) -> Evaluator:
-        export = self.params.get("export_prompts")
+        export = self.params.export_prompts
         return PromptIoUEvaluator(self._exporter(Path(export)) if export else None)
 
     def _exporter(self, path: Path):
@@ -295,8 +316,8 @@ class InteractiveTask(Task):
             from .prompt_file import write_prompt_file
 
             annotation_file = predictions[0][0].data.image.annotation_file if predictions else None
-            made_by = {"model": predictions[0][1].get("model") if predictions else None, "protocol": self.params["protocol"],
-                       "clicks": self.params["clicks"], "prompt_types": self.params["prompt_types"]}  # fmt: skip
+            made_by = {"model": predictions[0][1].get("model") if predictions else None, "protocol": self.params.protocol,
+                       "clicks": self.params.clicks, "prompt_types": self.params.prompt_types}  # fmt: skip
             annotations = {"file": str(annotation_file), "sha256": sha256_file(annotation_file) if annotation_file else None}
             write_prompt_file(path, predictions, made_by, annotations)
 

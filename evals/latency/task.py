@@ -16,12 +16,14 @@ import argparse
 import importlib.util
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from typing import TYPE_CHECKING
 
 from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
 from ..errors import UsageError
+from ..params import TaskParams
 
 if TYPE_CHECKING:  # torch is imported where it is used: the command line starts without it
     import torch
@@ -63,6 +65,20 @@ def summarize_times(times: list[float]) -> dict:
     }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class LatencyParams(TaskParams):
+    # The encoder's input is the model's (Capabilities.encoder_input_size: 1024 for SAM's, 512 for EfficientViT-SAM's
+    # L models), recorded with each run's timings (`encoder_input_shape`).
+    batch: int = 1
+    warmup: int = 2
+    runs: int = 10
+    decoder_runs: int = 100  # 10 x runs: a decoder call is short
+    dtype: str = "float32"
+    export: str | None = None  # "onnx" or "coreml"
+    export_dir: str | None = None
+    coreml_precision: str | None = None  # with export "coreml"
+
+
 class LatencyTask(Task):
     name = "latency"
     description = "image encoder and mask decoder latency, 1024x1024, batch 1"
@@ -74,6 +90,7 @@ class LatencyTask(Task):
         Column("encoder_ms", "Image encoder", SECTION, higher_is_better=False, unit="ms"),
         Column("decoder_ms", "Mask decoder", SECTION, higher_is_better=False, unit="ms"),
     )  # fmt: skip
+    params_type = LatencyParams
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -87,24 +104,20 @@ class LatencyTask(Task):
                            help="compute precision of the Core ML packages (default fp16, as RepViT-SAM's scripts)")
 
     @classmethod
-    def params_from_args(cls, args: argparse.Namespace) -> dict:
-        # The encoder's input is the model's (Capabilities.encoder_input_size: 1024 for SAM's, 512 for EfficientViT-SAM's
-        # L models), recorded with each run's timings (`encoder_input_shape`).
-        params = {"batch": 1, "warmup": args.warmup, "runs": args.runs,
-                  "decoder_runs": 10 * args.runs, "dtype": "float32", "export": args.export}  # fmt: skip
+    def params_from_args(cls, args: argparse.Namespace) -> LatencyParams:
         if args.coreml_precision is not None and args.export != "coreml":
             raise UsageError("--coreml-precision is used only with --export coreml")
         if args.export == "coreml" and (args.backend != "eager" or args.precision != "fp32"):
             raise UsageError("--export coreml converts the PyTorch network itself, whose Core ML precision is "
                              "--coreml-precision: drop --backend / --precision")  # fmt: skip
-        if args.export:
-            params["export_dir"] = str(Path(args.out) / "latency" / args.export)
-        if args.export == "coreml":
-            params["coreml_precision"] = args.coreml_precision or COREML_PRECISIONS[0]
-        return params
+        return LatencyParams(
+            warmup=args.warmup, runs=args.runs, decoder_runs=10 * args.runs, export=args.export,
+            export_dir=str(Path(args.out) / "latency" / args.export) if args.export else None,
+            coreml_precision=(args.coreml_precision or COREML_PRECISIONS[0]) if args.export == "coreml" else None,
+        )
 
     def requirements(self, data_root: Path) -> list[Requirement]:
-        if self.params.get("export") != "coreml":
+        if self.params.export != "coreml":
             return []
         installed = lambda: importlib.util.find_spec("coremltools") is not None  # noqa: E731
         return [Requirement("coremltools (--export coreml)", None, "pip install -e '.[coreml]'", present=installed)]
@@ -116,24 +129,24 @@ class LatencyTask(Task):
     def predict(self, model: PromptModel, sample: Sample, inputs: None) -> dict:
         import torch
 
-        warmup, runs = self.params["warmup"], self.params["runs"]
+        warmup, runs = self.params.warmup, self.params.runs
         with torch.inference_mode():
             if sample.id == "image_encoder":
                 image, encoder = model.encoder_example(), model.encoder
                 times = time_call(lambda: encoder(image), model.device, warmup, runs)
                 prediction = {**summarize_times(times), "encoder_input_shape": list(image.shape)}
-                if self.params["export"]:
-                    prediction[self.params["export"]] = self.export(model)
+                if self.params.export:
+                    prediction[self.params.export] = self.export(model)
                 return prediction
-            return summarize_times(time_call(model.decode_once(), model.device, warmup, self.params["decoder_runs"]))
+            return summarize_times(time_call(model.decode_once(), model.device, warmup, self.params.decoder_runs))
 
     def export(self, model: PromptModel) -> dict:
         """The encoder and decoder written to <export_dir>/<model>/, and what was checked of them."""
-        export_dir = Path(self.params["export_dir"]) / model.provenance.get("model", "model")
-        if self.params["export"] == "coreml":
+        export_dir = Path(self.params.export_dir) / model.provenance.get("model", "model")
+        if self.params.export == "coreml":
             from models.coreml_export import export_and_check
 
-            return export_and_check(model, export_dir, self.params["coreml_precision"])
+            return export_and_check(model, export_dir, self.params.coreml_precision)
         from models.onnx_export import export_and_check
 
         return export_and_check(model, export_dir)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from models.capabilities import Capabilities
 from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
 from ..errors import DataError, MissingResources, UsageError
 from ..paper import paper_values
+from ..params import TaskParams, evaluation_only
 from . import examples
 from .categories import CATEGORIES, parse_categories
 from .dataset import load_mvtec_dataset, read_bgr
@@ -90,9 +92,27 @@ def manifest_section(cache: PromptCache, manifest: dict, key: str) -> dict:
     return section
 
 
+@dataclass(frozen=True)
+class MVTecParams(TaskParams):
+    protocol: str = "saa_plus"  # or "external" (any method's maps, `predictions_dir`)
+    categories: tuple[str, ...] = CATEGORIES
+    eval_resolution: int = EVAL_RESOLUTION
+    predictions_dir: str | None = None  # external
+    # saa_plus (sources: protocol.py): SAM's input colour order, the text prompts per category, SAM's outputs, the
+    # rescoring temperature and the identity of the prompt cache (detector boxes, saliency maps) read
+    color_order: str | None = None
+    prompts: dict[str, Any] | None = None
+    multimask_output: bool | None = None
+    mask_threshold: float | None = None
+    rescore_temperature: float | None = None
+    prompt_cache: dict[str, Any] | None = None
+    prompt_cache_dir: str | None = evaluation_only(None)  # where the cache is: its identity is `prompt_cache`
+    paper_comparable: bool = False
+
+
 def mvtec_params(color_order: str = DEFAULT_COLOR_ORDER, categories: tuple[str, ...] = CATEGORIES,
                  prompt_dir: Path | None = None, predictions_dir: Path | None = None,
-                 missing_ok: bool = False) -> dict[str, Any]:  # fmt: skip
+                 missing_ok: bool = False) -> MVTecParams:  # fmt: skip
     """Every parameter of a run. With `predictions_dir`: score those maps (external). Otherwise the SAA+ protocol,
     reading the prompt cache at `prompt_dir`, which must exist and match this protocol (checked here, before any
     model loads). `missing_ok`: a cache that is not there yet gives params without its identity (the command line
@@ -100,11 +120,8 @@ def mvtec_params(color_order: str = DEFAULT_COLOR_ORDER, categories: tuple[str, 
     if color_order not in COLOR_ORDERS:
         raise UsageError(f"unknown colour order {color_order!r}; one of {', '.join(COLOR_ORDERS)}")
     categories = tuple(categories)
-    base = {"dataset": "MVTec AD", "categories": list(categories), "eval_resolution": EVAL_RESOLUTION,
-            "metric": METRIC_DEFINITION}  # fmt: skip
     if predictions_dir is not None:
-        return {**base, "protocol": "external", "predictions_dir": str(predictions_dir), "maps": FORMAT_NOTE,
-                "paper_comparable": False}  # fmt: skip
+        return MVTecParams(protocol="external", categories=categories, predictions_dir=str(predictions_dir))
     if prompt_dir is None:
         raise UsageError("the SAA+ protocol needs a prompt cache folder (--mvtec-prompts)")
     cache = PromptCache(prompt_dir)
@@ -117,35 +134,40 @@ def mvtec_params(color_order: str = DEFAULT_COLOR_ORDER, categories: tuple[str, 
         raise PromptCacheError(f"{prompt_dir} was made with other prompts for {', '.join(stale)}; make it again "
                                f"(into another --mvtec-prompts folder, or delete this one)")  # fmt: skip
     detector, saliency = manifest_section(cache, manifest, "detector"), manifest_section(cache, manifest, "saliency")
-    params = {
-        **base,
-        "protocol": "saa_plus",
+    prompt_cache = {
+        "identity_sha256": identity_sha256(manifest) if present else None,
+        "trained": manifest.get("trained"),
+        "detector_backbone": detector.get("backbone"),
+        "detector_weights_sha256": detector.get("weights_sha256"),
+        "saliency_weights_sha256": saliency.get("weights_sha256"),
+        "saliency_weights": known_saliency_weights(saliency.get("weights_sha256")) if present else None,
+        "protocol": manifest.get("protocol"),
+    }  # fmt: skip
+    paper_comparable = (
+        color_order == DEFAULT_COLOR_ORDER and categories == CATEGORIES and manifest.get("trained") is True
+        and prompt_cache["detector_backbone"] == "Swin-T"
+    )  # fmt: skip
+    return MVTecParams(categories=categories, color_order=color_order, prompts=prompts,
+                       multimask_output=MULTIMASK_OUTPUT, mask_threshold=MASK_THRESHOLD,
+                       rescore_temperature=RESCORE_TEMPERATURE, prompt_cache=prompt_cache,
+                       prompt_cache_dir=str(prompt_dir), paper_comparable=paper_comparable)  # fmt: skip
+
+
+def mvtec_notes(params: MVTecParams) -> dict[str, Any]:
+    """The protocol of a run in words (`Task.protocol_notes`)."""
+    notes = {"dataset": "MVTec AD", "metric": METRIC_DEFINITION}
+    if params.protocol == "external":
+        return {**notes, "maps": FORMAT_NOTE}
+    return {
+        **notes,
         "reference": REFERENCE,
-        "color_order": color_order,
         "color_order_note": "bgr: SAM gets cv2's BGR array as SAA+ gives it (SamPredictor reads it as RGB); "
                             "rgb: SAM gets RGB. The detector always gets RGB, the saliency backbone BGR (as SAA+).",
-        "prompts": prompts,
-        "sam": {"prompt": "defect boxes (x0, y0, x1, y1 pixels)", "multimask_output": MULTIMASK_OUTPUT,
-                "mask_threshold": MASK_THRESHOLD},
-        "rescoring": f"box logit x exp({RESCORE_TEMPERATURE:g} x mean saliency in the mask), 1 for an empty mask",
+        "sam_prompt": "defect boxes (x0, y0, x1, y1 pixels)",
+        "rescoring": f"box logit x exp({params.rescore_temperature:g} x mean saliency in the mask), 1 for an empty mask",
         "anomaly_map": "k_mask best: sum(score x mask) / (1 + count), float64; cv2 bilinear to "
-                       f"{EVAL_RESOLUTION}x{EVAL_RESOLUTION}; all zeros without a defect box",
-        "prompt_cache": {
-            "identity_sha256": identity_sha256(manifest) if present else None,
-            "trained": manifest.get("trained"),
-            "detector_backbone": detector.get("backbone"),
-            "detector_weights_sha256": detector.get("weights_sha256"),
-            "saliency_weights_sha256": saliency.get("weights_sha256"),
-            "saliency_weights": known_saliency_weights(saliency.get("weights_sha256")) if present else None,
-            "protocol": manifest.get("protocol"),
-        },
-        "prompt_cache_dir": str(prompt_dir),
+                       f"{params.eval_resolution}x{params.eval_resolution}; all zeros without a defect box",
     }  # fmt: skip
-    params["paper_comparable"] = (
-        color_order == DEFAULT_COLOR_ORDER and categories == CATEGORIES and manifest.get("trained") is True
-        and params["prompt_cache"]["detector_backbone"] == "Swin-T"
-    )  # fmt: skip
-    return params
 
 
 class MVTecTask(Task):
@@ -155,21 +177,26 @@ class MVTecTask(Task):
     samples_name = "images"
     demo_args = ("--mvtec-prompts", str(SAMPLE_PROMPTS), "--mvtec-categories", ",".join(SAMPLE_CATEGORIES))
     example_metric = "pixel F1-max of the image's map (defective images; good ones have no anomalous pixel)"
-    evaluation_only_params = ("metric", "prompt_cache_dir")
+    params_type = MVTecParams
 
-    def __init__(self, params: dict[str, Any]):
+    params: MVTecParams
+
+    def __init__(self, params: MVTecParams | None = None):
         super().__init__(params)
-        self.categories = tuple(params["categories"])
-        self.cache = PromptCache(params["prompt_cache_dir"]) if "prompt_cache_dir" in params else None
+        self.categories = self.params.categories
+        self.cache = PromptCache(self.params.prompt_cache_dir) if self.params.prompt_cache_dir is not None else None
+
+    def protocol_notes(self) -> dict[str, Any]:
+        return mvtec_notes(self.params)
 
     def variant(self) -> str | None:
         parts = []
-        if self.params.get("color_order", DEFAULT_COLOR_ORDER) != DEFAULT_COLOR_ORDER:
-            parts.append(self.params["color_order"])
+        if self.params.color_order not in (None, DEFAULT_COLOR_ORDER):
+            parts.append(self.params.color_order)
         subset = subset_label(self.categories)
         if subset is not None:
             parts.append(subset)
-        if self.params["protocol"] == "saa_plus" and self.params["prompt_cache"]["trained"] is not True:
+        if self.params.protocol == "saa_plus" and self.params.prompt_cache["trained"] is not True:
             parts.append("untrained-prompts")
         return "-".join(parts) or None
 
@@ -177,13 +204,13 @@ class MVTecTask(Task):
         """`variant` in words: "RGB input (SAA+: BGR), subset: 2 of 15 categories (tile, bottle), prompts from an
         untrained detector" (and a prompt cache of another detector than SAA+'s, which `variant` does not name)."""
         params, parts = self.params, []
-        if params.get("color_order", DEFAULT_COLOR_ORDER) != DEFAULT_COLOR_ORDER:
-            parts.append(f"{params['color_order'].upper()} input (SAA+: {DEFAULT_COLOR_ORDER.upper()})")
+        if params.color_order not in (None, DEFAULT_COLOR_ORDER):
+            parts.append(f"{params.color_order.upper()} input (SAA+: {DEFAULT_COLOR_ORDER.upper()})")
         if self.categories != CATEGORIES:
             named = f" ({', '.join(self.categories)})" if len(self.categories) <= SUBSET_NAMES_SHOWN else ""
             parts.append(f"subset: {len(self.categories)} of {len(CATEGORIES)} categories{named}")
-        if params["protocol"] == "saa_plus":
-            cache = params["prompt_cache"]
+        if params.protocol == "saa_plus":
+            cache = params.prompt_cache
             if cache["trained"] is not True:
                 parts.append("prompts from an untrained detector")
             elif cache.get("detector_backbone") != PAPER_DETECTOR_BACKBONE:
@@ -191,7 +218,7 @@ class MVTecTask(Task):
         return ", ".join(parts) or None
 
     def paper_comparable(self) -> bool:
-        return self.params["paper_comparable"]
+        return self.params.paper_comparable
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -208,7 +235,7 @@ class MVTecTask(Task):
         add_detection_arguments(group)  # fmt: skip
 
     @classmethod
-    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+    def params_from_args(cls, args: argparse.Namespace) -> MVTecParams:
         categories = parse_categories(args.mvtec_categories)
         predictions = getattr(args, "predictions", None)
         if predictions is not None:
@@ -234,14 +261,14 @@ class MVTecTask(Task):
     def requirements(self, data_root: Path) -> list[Requirement]:
         """MVTec AD and, for SAA+'s protocol, the prompt cache with the command that makes it."""
         requirements = [dataset_requirement(data_root)]
-        if self.params["protocol"] == "saa_plus":
-            requirements.append(prompt_cache_requirement(Path(self.params["prompt_cache_dir"]), data_root,
+        if self.params.protocol == "saa_plus":
+            requirements.append(prompt_cache_requirement(Path(self.params.prompt_cache_dir), data_root,
                                                          self.categories))  # fmt: skip
         return requirements
 
     def capability_problems(self, capabilities: Capabilities) -> list[str]:
         """SAA+ prompts SAM with boxes only (one mask each, multimask_output=False: no multimask, no mask input)."""
-        if self.params["protocol"] != "saa_plus":
+        if self.params.protocol != "saa_plus":
             return []
         problems = [] if capabilities.boxes else ["box prompts (SAA+ prompts SAM with every defect box of the prompt cache)"]
         if not capabilities.single_mask_output:
@@ -281,7 +308,7 @@ class MVTecTask(Task):
 
         bgr, entry = inputs
         k_mask = category_prompts(sample.data.category).k_mask
-        result = anomaly_map(model, bgr, entry, k_mask, self.params["color_order"])
+        result = anomaly_map(model, bgr, entry, k_mask, self.params.color_order)
         return {
             "anomaly_map": result.anomaly_map,
             "num_defect_boxes": int(len(result.scores)),

@@ -57,7 +57,7 @@ class RunExamples:
 
 def rebuild_task(task_name: str, result: dict) -> Task:
     """The run's task, with the protocol parameters its results record."""
-    return task_class(task_name)(result["provenance"]["protocol"])
+    return task_class(task_name).from_recorded(result["provenance"]["protocol"])
 
 
 def candidate_roots(data_root: Path | None, recorded_root: str | None) -> list[Path]:

@@ -18,6 +18,7 @@ from typing import Any
 from ..base import Requirement
 from ..detectors.weights import DEFAULT_WEIGHTS_DIR
 from ..errors import DataError
+from ..protocols.box_prompts.options import PREDICTIONS
 from ..protocols.box_prompts.prompts import GROUND_TRUTH_SCORE
 from ..protocols.coco_format.dataset import read_json
 from .datasets import is_full_benchmark
@@ -78,16 +79,14 @@ def boxes_requirement(directory: Path, datasets: tuple[str, ...], data_root: Pat
 
 
 def box_source_params(boxes: str | None, datasets: tuple[str, ...]) -> dict[str, Any]:
-    """The box prompts' source, recorded in the results: every file and its sha256 with its detector (from
+    """The `SegInWParams` fields of the box prompts' source: every file and its sha256 with its detector (from
     provenance.json, when it describes that very file), or the ground-truth oracle. Box files are looked for in
     `DEFAULT_BOXES_DIR` without --seginw-boxes; missing ones are not an error here (the run's requirements name them,
     with everything else that is missing)."""
     from models.checkpoint import sha256_file  # imports torch: only once a run is set up
 
     if boxes == GROUND_TRUTH_BOXES:
-        return {"prompts": "ground truth", "oracle": True,
-                "note": "ORACLE: ground-truth boxes, not the paper's Grounding-DINO boxes; crowd annotations not "
-                        "prompted", "ground_truth_score": GROUND_TRUTH_SCORE}  # fmt: skip
+        return {"prompts": "ground truth", "oracle": True, "ground_truth_score": GROUND_TRUTH_SCORE}
     directory = DEFAULT_BOXES_DIR if boxes is None else Path(boxes)
     provenance = read_provenance(directory)["datasets"] if directory.is_dir() else {}
     files, detectors = {}, {}
@@ -121,5 +120,5 @@ def predictions_params(directory: Path, datasets: tuple[str, ...]) -> dict[str, 
     for name in datasets:
         path = predictions_file(directory, name)
         files[name] = {"file": str(path), "sha256": sha256_file(path)}
-    return {"prompts": "none: masks from --predictions", "predictions_dir": str(directory), "predictions_files": files}
+    return {"prompts": PREDICTIONS, "predictions_dir": str(directory), "predictions_files": files}
 

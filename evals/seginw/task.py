@@ -24,15 +24,20 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..base import Column, Dataset, Evaluator, Requirement, Sample
 from ..detectors.options import add_detector_arguments
 from ..detectors.weights import transformers_requirement, weights_requirement
 from ..errors import DataError, MissingResources
 from ..protocols.box_prompts.box_prompted import BoxPromptedTask
-from ..protocols.box_prompts.options import add_mask_protocol_arguments, decoding_params, evaluation_params
+from ..protocols.box_prompts.options import (
+    BoxPromptParams,
+    add_mask_protocol_arguments,
+    decoding_params,
+    evaluation_params,
+)
 from ..protocols.box_prompts.prompts import attach_prompts, read_detection_prompts
 from ..protocols.box_prompts.protocol import MASK_SELECTIONS
 from ..protocols.coco_format.dataset import read_coco_images, require_image_files
@@ -72,6 +77,21 @@ PAPER_MASK_SELECTION = "single"
 SUBSET_NAMES_SHOWN = 3  # a subset of up to this many datasets is named in the run name, a larger one hashed
 
 
+@dataclass(frozen=True)
+class SegInWParams(BoxPromptParams):
+    datasets: tuple[str, ...] = SEGINW_DATASETS
+    mask_selection: str = PAPER_MASK_SELECTION
+    # prompts "detections": DIR/<Dataset>.json, {dataset: {file, sha256}}, the detector provenance.json records for
+    # each file (None: not recorded for that very file), and whether all are the paper's (sources.paper_boxes)
+    boxes_dir: str | None = None
+    boxes_files: dict[str, dict] | None = None
+    boxes_detector: dict[str, dict | None] | None = None
+    paper_boxes: bool | None = None
+    # prompts PREDICTIONS: another method's masks, {dataset: {file, sha256}}
+    predictions_dir: str | None = None
+    predictions_files: dict[str, dict] | None = None
+
+
 class SegInWTask(BoxPromptedTask):
     name = "seginw"
     description = "SegInW (25 datasets) instance segmentation from box prompts (the paper's: Grounding-DINO), mean AP"
@@ -83,10 +103,12 @@ class SegInWTask(BoxPromptedTask):
     box_type = "torch"
     mask_selection_option = "--seginw-mask-selection"
     demo_args = ("--seginw-boxes", GROUND_TRUTH_BOXES, "--seginw-datasets", ",".join(SAMPLE_DATASETS))
-    evaluation_only_params = ("coco_eval",)
+    params_type = SegInWParams
     example_metric = "mean over the ground-truth objects of the best mask IoU of a detection of their category"
 
-    def __init__(self, params: dict[str, Any]):
+    params: SegInWParams
+
+    def __init__(self, params: SegInWParams | None = None):
         super().__init__(params)
         self._external: dict[str, tuple[Path, dict[int, list[dict]]]] = {}  # --predictions, read once per dataset
 
@@ -95,13 +117,13 @@ class SegInWTask(BoxPromptedTask):
         files that provenance.json shows were not made by Grounding-DINO Swin-B with top-100 selection), mask-<sel>
         (not single-mask output), subset-... (not the 25 datasets)."""
         params, parts = self.params, []
-        if params.get("oracle"):
+        if params.oracle:
             parts.append("gt-boxes")
-        if params.get("paper_boxes") is False:
+        if not self.paper_detector():
             parts.append("other-detector")
-        if params.get("mask_selection", PAPER_MASK_SELECTION) != PAPER_MASK_SELECTION:
-            parts.append(f"mask-{params['mask_selection']}")
-        datasets = tuple(params["datasets"])
+        if params.mask_selection != PAPER_MASK_SELECTION:
+            parts.append(f"mask-{params.mask_selection}")
+        datasets = params.datasets
         if not is_full_benchmark(datasets):
             parts.append(subset_label(datasets))
         return "+".join(parts) or None
@@ -109,16 +131,19 @@ class SegInWTask(BoxPromptedTask):
     def variant_label(self) -> str | None:
         """`variant` in words: "ground-truth boxes (oracle), subset: 2 of 25 datasets (Fruits, Hand)", ..."""
         params, parts = self.params, []
-        if params.get("oracle"):
+        if params.oracle:
             parts.append("ground-truth boxes (oracle)")
-        if params.get("paper_boxes") is False:
+        if not self.paper_detector():
             parts.append(f"boxes of another detector (not {self.detector}, top 100)")
-        if params.get("mask_selection", PAPER_MASK_SELECTION) != PAPER_MASK_SELECTION:
-            parts.append(f"mask selection '{params['mask_selection']}' (paper: {PAPER_MASK_SELECTION})")
-        datasets = tuple(params["datasets"])
+        if params.mask_selection != PAPER_MASK_SELECTION:
+            parts.append(f"mask selection '{params.mask_selection}' (paper: {PAPER_MASK_SELECTION})")
+        datasets = params.datasets
         if not is_full_benchmark(datasets):
             parts += subset_words(datasets)
         return ", ".join(parts) or None
+
+    def paper_detector(self) -> bool:
+        return self.params.paper_boxes is not False
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -139,14 +164,14 @@ class SegInWTask(BoxPromptedTask):
         add_detector_arguments(group)  # --detector-weights, for --detect seginw
 
     @classmethod
-    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+    def params_from_args(cls, args: argparse.Namespace) -> SegInWParams:
         datasets = parse_dataset_names(args.seginw_datasets)
         if getattr(args, "predictions", None) is not None:  # another method's masks: nothing is decoded
-            return {"datasets": list(datasets), **predictions_params(args.predictions, datasets),
-                    **evaluation_params(args)}  # fmt: skip
+            return SegInWParams(datasets=datasets, **predictions_params(args.predictions, datasets),
+                                **evaluation_params(args))  # fmt: skip
         decoding = {**decoding_params(args), "mask_selection": args.seginw_mask_selection}
-        return {"datasets": list(datasets), **box_source_params(args.seginw_boxes, datasets), **decoding,
-                **evaluation_params(args)}  # fmt: skip
+        return SegInWParams(datasets=datasets, **box_source_params(args.seginw_boxes, datasets), **decoding,
+                            **evaluation_params(args))  # fmt: skip
 
     @classmethod
     def detect(cls, args: argparse.Namespace) -> list[Path]:
@@ -166,17 +191,17 @@ class SegInWTask(BoxPromptedTask):
     def requirements(self, data_root: Path) -> list[Requirement]:
         """The datasets (sam-hq's seginw.zip) and, for box prompts from a detector, every dataset's box file with the
         command that makes them."""
-        datasets = tuple(self.params["datasets"])
+        datasets = self.params.datasets
         requirements = [datasets_requirement(data_root, datasets)]
-        if self.params.get("prompts") == "detections":
-            requirements.append(boxes_requirement(Path(self.params["boxes_dir"]), datasets, data_root))
+        if self.params.prompts == "detections":
+            requirements.append(boxes_requirement(Path(self.params.boxes_dir), datasets, data_root))
         return requirements
 
     def prompts_file(self, sample: Sample) -> Path:
-        return Path(self.params["boxes_files"][dataset_name(sample.data.image.annotation_file)]["file"])
+        return Path(self.params.boxes_files[dataset_name(sample.data.image.annotation_file)]["file"])
 
     def load_dataset(self, data_root: Path) -> Dataset:
-        names = tuple(self.params["datasets"])
+        names = self.params.datasets
         root = find_seginw_root(data_root)
         require_datasets(root, names)
         samples, files = [], []
@@ -190,13 +215,13 @@ class SegInWTask(BoxPromptedTask):
         return Dataset(name="SegInW", split="valid", root=root, samples=samples, files=files)
 
     def _attach_prompts(self, name: str, images: list, data_root: Path) -> list:
-        prompts_from = self.params.get("prompts")
+        prompts_from = self.params.prompts
         if prompts_from == "ground truth":
             return attach_prompts(images, None)
         if prompts_from != "detections":  # external predictions: no prompts
             return attach_prompts(images, {})
-        path = Path(self.params["boxes_files"][name]["file"])
-        command = detection_command(data_root, Path(self.params["boxes_dir"]), (name,))
+        path = Path(self.params.boxes_files[name]["file"])
+        command = detection_command(data_root, Path(self.params.boxes_dir), (name,))
         prompts = read_detection_prompts(path, f"the command `{command} --overwrite`")
         try:
             return attach_prompts(images, prompts, path)
@@ -204,7 +229,7 @@ class SegInWTask(BoxPromptedTask):
             raise DataError(f"{path} does not match {name}'s annotation file: {err}") from None
 
     def evaluator(self) -> Evaluator:
-        return SegInWEvaluator(self.params["coco_eval"])
+        return SegInWEvaluator(self.params.coco_eval)
 
     def read_external_prediction(self, directory: Path, sample: Sample) -> dict:
         """Another method's masks: DIR/<Dataset>.json (or sam-hq's seginw-<Dataset>_val.json), COCO segm results,

@@ -17,6 +17,7 @@ The oracle protocol selects each image's mask WITH THE GROUND TRUTH: its number 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from models.capabilities import Capabilities
 from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
 from ..errors import DataError, UsageError
 from ..paper import paper_values
+from ..params import TaskParams, evaluation_only
 from .amg_folders import read_amg_folder, require_scores
 from .dataset import (
     DEFAULT_DATASET,
@@ -74,37 +76,67 @@ SALIENCY_NOTE = (
 )
 
 
+@dataclass(frozen=True)
+class SodParams(TaskParams):
+    """Defaults: the paper's protocol (oracle on DUTS-TE, SAM's automatic mask generator with its defaults)."""
+
+    dataset: str = DEFAULT_DATASET
+    protocol: str = "oracle"  # oracle, saliency (from AMG masks) or EXTERNAL (finished maps, --predictions DIR)
+    oracle: bool = True
+    # SamAutomaticMaskGenerator's arguments; None: the AMG masks are read from `predictions_dir` (SAM-Not-Perfect's
+    # amg.py output) or the maps are finished (EXTERNAL)
+    amg: dict[str, Any] | None = field(default_factory=lambda: dict(AMG_DEFAULTS))
+    predictions_dir: str | None = None
+    no_mask_mae: float | None = NO_MASK_MAE  # oracle: an image's MAE when the AMG finds no mask
+    boundary_connectivity_sigma: float | None = None  # saliency: the weight's sigma (BOUNDARY_CONNECTIVITY_SIGMA)
+    reported_mae: str = evaluation_only("ji2023")  # the MAE reported: "ji2023" (oracle) or "pysodmetrics"
+    paper_comparable: bool = True
+
+
 def sod_params(
     protocol: str = "oracle",
     dataset: str = DEFAULT_DATASET,
     amg: dict | None = None,
     predictions_dir: Path | None = None,
-) -> dict[str, Any]:
-    """Every parameter of a run, recorded in the results. `protocol`: oracle, saliency or external (--predictions
-    DIR of finished maps); `amg`: SamAutomaticMaskGenerator arguments overriding AMG_DEFAULTS; `predictions_dir`:
-    with oracle / saliency, SAM-Not-Perfect's amg.py output folders are read from it instead of running a model."""
+) -> SodParams:
+    """Every parameter of a run. `protocol`: oracle, saliency or external (--predictions DIR of finished maps);
+    `amg`: SamAutomaticMaskGenerator arguments overriding AMG_DEFAULTS; `predictions_dir`: with oracle / saliency,
+    SAM-Not-Perfect's amg.py output folders are read from it instead of running a model."""
     if protocol not in (*PROTOCOLS, EXTERNAL):
         raise UsageError(f"unknown SOD protocol {protocol!r}; known: {', '.join((*PROTOCOLS, EXTERNAL))}")
     unknown = set(amg or {}) - set(AMG_DEFAULTS)
     if unknown:
         raise UsageError(f"unknown AMG parameter(s) {sorted(unknown)}; known: {', '.join(AMG_DEFAULTS)}")
-    params: dict[str, Any] = {"dataset": dataset, "protocol": protocol, "oracle": protocol == "oracle"}
+    common = dict(dataset=dataset, protocol=protocol, oracle=protocol == "oracle",
+                  predictions_dir=None if predictions_dir is None else str(predictions_dir))  # fmt: skip
     if protocol == EXTERNAL:
-        return {**params, "predictions_dir": str(predictions_dir), "maps": "<stem>.png, 8-bit, the mask's size",
-                "reported_mae": "pysodmetrics", "paper_comparable": False}  # fmt: skip
+        return SodParams(**common, amg=None, no_mask_mae=None, reported_mae="pysodmetrics", paper_comparable=False)
     if predictions_dir is None:
         amg_params = {**AMG_DEFAULTS, **(amg or {})}
         if amg_params["points_per_side"] < 1 or amg_params["points_per_batch"] < 1:
             raise UsageError("--sod-amg-points-per-side and --sod-amg-points-per-batch must be positive")
-        params["amg"] = amg_params
-        params["image_decoding"] = "cv2.imread, BGR -> RGB (SAM-Not-Perfect scripts/amg.py)"
         default_amg = all(amg_params[k] == v for k, v in AMG_DEFAULTS.items() if k != "points_per_batch")
     else:
-        params["amg"] = None
-        params["amg_masks_from"] = f"{predictions_dir}/<stem>/<i>.png + metadata.csv (SAM-Not-Perfect scripts/amg.py)"
-        default_amg = False  # unknown settings
+        amg_params, default_amg = None, False  # unknown settings
+    paper_comparable = protocol == "oracle" and dataset == DEFAULT_DATASET and default_amg
     if protocol == "oracle":
-        params.update({
+        return SodParams(**common, amg=amg_params, paper_comparable=paper_comparable)
+    return SodParams(**common, amg=amg_params, no_mask_mae=None, boundary_connectivity_sigma=BOUNDARY_CONNECTIVITY_SIGMA,
+                     reported_mae="pysodmetrics", paper_comparable=paper_comparable)  # fmt: skip
+
+
+def sod_notes(params: SodParams) -> dict[str, Any]:
+    """The protocol of a run in words (`Task.protocol_notes`; sources: protocols.py)."""
+    if params.protocol == EXTERNAL:
+        return {"maps": "<stem>.png, 8-bit, the mask's size"}
+    if params.amg is not None:
+        notes: dict[str, Any] = {"image_decoding": "cv2.imread, BGR -> RGB (SAM-Not-Perfect scripts/amg.py)"}
+    else:
+        notes = {"amg_masks_from": f"{params.predictions_dir}/<stem>/<i>.png + metadata.csv (SAM-Not-Perfect "
+                                   "scripts/amg.py)"}  # fmt: skip
+    if params.protocol == "oracle":
+        return {
+            **notes,
             "note": ORACLE_NOTE,
             "reference": REFERENCE_CODE + " scripts/amg.py, scripts/sam_dice_f1_mae.py",
             "selection": "best Dice (2 sum(gt pred) / (sum gt + sum pred + 1e-8)); strictly greater replaces, from 0; "
@@ -112,25 +144,19 @@ def sod_params(
             "gt_normalisation": "PIL convert('L'); gt / (gt.max() + 1e-8) > 0.5",
             "pred_normalisation": "mask * 255, PIL bilinear resize to the mask's size if different, min-max "
                                   "(/ 255 if constant)",
-            "no_mask_mae": NO_MASK_MAE,
-            "reported_mae": "ji2023",
-        })  # fmt: skip
-    else:
-        params.update({
-            "note": SALIENCY_NOTE,
-            "saliency_rule": {
-                "weight": "predicted_iou * stability_score * exp(-BndCon^2 / (2 sigma^2))",
-                "boundary_connectivity": "mask pixels on the 1-pixel image frame / sqrt(mask area) "
-                                         "(Zhu et al. CVPR 2014, eq. 1)",
-                "sigma": BOUNDARY_CONNECTIVITY_SIGMA,
-                "combination": "sum of weight x mask over the masks, divided by its maximum; no mask: zeros",
-                "resize": "cv2.INTER_LINEAR to the mask's size when the image's differs",
-                "quantisation": "rint(255 x) to uint8",
-            },
-            "reported_mae": "pysodmetrics",
-        })  # fmt: skip
-    params["paper_comparable"] = protocol == "oracle" and dataset == DEFAULT_DATASET and default_amg
-    return params
+        }  # fmt: skip
+    return {
+        **notes,
+        "note": SALIENCY_NOTE,
+        "saliency_rule": {
+            "weight": "predicted_iou * stability_score * exp(-BndCon^2 / (2 sigma^2))",
+            "boundary_connectivity": "mask pixels on the 1-pixel image frame / sqrt(mask area) "
+                                     "(Zhu et al. CVPR 2014, eq. 1)",
+            "combination": "sum of weight x mask over the masks, divided by its maximum; no mask: zeros",
+            "resize": "cv2.INTER_LINEAR to the mask's size when the image's differs",
+            "quantisation": "rint(255 x) to uint8",
+        },
+    }  # fmt: skip
 
 
 class SODTask(Task):
@@ -141,34 +167,40 @@ class SODTask(Task):
     demo_args = ("--sod-amg-points-per-side", str(DEMO_POINTS_PER_SIDE))
     example_metric = "minus the image's MAE (the MAE the run reports, for this image alone)"
 
-    def __init__(self, params: dict[str, Any] | None = None):
-        super().__init__(params if params is not None else sod_params())
-        self.protocol = self.params["protocol"]
+    params_type = SodParams
+    params: SodParams
+
+    def __init__(self, params: SodParams | None = None):
+        super().__init__(params)
+        self.protocol = self.params.protocol
+
+    def protocol_notes(self) -> dict[str, Any]:
+        return sod_notes(self.params)
 
     def variant(self) -> str | None:
         """oracle / saliency (labelled in every run name and table row), plus the dataset when not DUTS-TE and
         the AMG grid when not the default 32x32."""
-        dataset = self.params["dataset"]
+        dataset = self.params.dataset
         if self.protocol == EXTERNAL:
             return None if dataset == DEFAULT_DATASET else dataset
         label = self.protocol if dataset == DEFAULT_DATASET else f"{self.protocol}-{dataset}"
-        points = (self.params.get("amg") or {}).get("points_per_side", AMG_DEFAULTS["points_per_side"])
+        points = (self.params.amg or {}).get("points_per_side", AMG_DEFAULTS["points_per_side"])
         return label if points == AMG_DEFAULTS["points_per_side"] else f"{label}-amg{points}"
 
     def variant_label(self) -> str | None:
         """`variant` in words: "oracle protocol (mask chosen with the ground truth), 4x4 point grid (paper: 32x32)"."""
-        dataset, parts = self.params["dataset"], []
+        dataset, parts = self.params.dataset, []
         if self.protocol != EXTERNAL:
             parts.append(PROTOCOL_WORDS.get(self.protocol, f"{self.protocol} protocol"))
         if dataset != DEFAULT_DATASET:
             parts.append(f"dataset {dataset} (paper: {DEFAULT_DATASET})")
-        points, paper_points = (self.params.get("amg") or {}).get("points_per_side"), AMG_DEFAULTS["points_per_side"]
+        points, paper_points = (self.params.amg or {}).get("points_per_side"), AMG_DEFAULTS["points_per_side"]
         if self.protocol != EXTERNAL and points is not None and points != paper_points:
             parts.append(f"{points}x{points} point grid (paper: {paper_points}x{paper_points})")
         return ", ".join(parts) or None
 
     def paper_comparable(self) -> bool:
-        return self.params["paper_comparable"]
+        return self.params.paper_comparable
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -187,14 +219,14 @@ class SODTask(Task):
                            help="AMG points per decoder batch (speed / memory only)")  # fmt: skip
 
     @classmethod
-    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+    def params_from_args(cls, args: argparse.Namespace) -> SodParams:
         predictions = getattr(args, "predictions", None)
         protocol = args.sod_protocol or (EXTERNAL if predictions is not None else "oracle")
         amg = {"points_per_side": args.sod_amg_points_per_side, "points_per_batch": args.sod_amg_points_per_batch}
         return sod_params(protocol, args.sod_dataset, amg, predictions)
 
     def requirements(self, data_root: Path) -> list[Requirement]:
-        name = self.params["dataset"]
+        name = self.params.dataset
 
         def present() -> bool:
             try:
@@ -206,11 +238,11 @@ class SODTask(Task):
         return [Requirement(f"{name} images and masks", Path(data_root) / name, source, present)]
 
     def capability_problems(self, capabilities: Capabilities) -> list[str]:
-        needs_masks = self.params.get("amg") is not None  # oracle / saliency from a model's automatic masks
+        needs_masks = self.params.amg is not None  # oracle / saliency from a model's automatic masks
         return ["automatic masks (the SOD protocols start from them)"] if needs_masks and not capabilities.automatic_masks else []
 
     def load_dataset(self, data_root: Path) -> Dataset:
-        return load_sod_dataset(data_root, self.params["dataset"])
+        return load_sod_dataset(data_root, self.params.dataset)
 
     def sample_files(self, sample: Sample) -> list[Path]:
         # The oracle picks its mask with the ground truth; the saliency protocol reads the mask's size.
@@ -220,9 +252,9 @@ class SODTask(Task):
         return read_rgb(sample.data.image_path)
 
     def predict(self, model: PromptModel, sample: Sample, image: np.ndarray) -> dict:
-        if self.params.get("amg") is None:
+        if self.params.amg is None:
             raise ValueError(f"SOD protocol {self.protocol!r} with these parameters scores saved predictions, no model")
-        records = model.generate(image, **self.params["amg"])
+        records = model.generate(image, **self.params.amg)
         return self.prediction_from_masks(records, sample)
 
     def prediction_from_masks(self, records: list[dict], sample: Sample) -> dict:
@@ -278,7 +310,7 @@ class SODTask(Task):
     def draw_example(self, sample: Sample, prediction: dict) -> dict:
         from . import examples
 
-        return examples.draw(self.protocol, self.params.get("amg"), sample.data, prediction)
+        return examples.draw(self.protocol, self.params.amg, sample.data, prediction)
 
 
 def _optional_float(value) -> float | None:

@@ -45,13 +45,11 @@ class LucasKanadeTracker(PointTracker):
     def params(self) -> dict[str, Any]:
         return {
             "tracker": self.name,
-            "method": "pyramidal Lucas-Kanade (cv2.calcOpticalFlowPyrLK), frame to frame, forward-backward check",
             "window_px": self.window_px,
             "pyramid_levels": self.pyramid_levels,
             "max_iterations": MAX_ITERATIONS,
             "epsilon": EPSILON,
             "fb_threshold_px": self.fb_threshold_px,
-            "lost_points": "stay lost, last position kept",
             "opencv": cv2.__version__,
         }
 

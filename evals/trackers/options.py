@@ -7,6 +7,23 @@ from pathlib import Path
 from . import TRACKERS
 
 DEFAULT_TRACKER = "pips"  # SAM-PT v1's tracker (configs/model/sam_pt.yaml at c17ab94: point_tracker: pips)
+# What a run with another tracker is, in words (the tasks' protocol notes).
+TRACKER_NOTES = {
+    "lk": "BASELINE TRACKER: Lucas-Kanade (weight-free), not SAM-PT's PIPS; not comparable to the paper",
+    "cotracker": "TRACKER: CoTracker (SAM-PT's current default), not PIPS of SAM-PT v1 that the paper reports",
+}
+# How a tracker tracks, in words, where its settings do not say it.
+TRACKER_METHODS = {
+    "lk": {"tracker_method": "pyramidal Lucas-Kanade (cv2.calcOpticalFlowPyrLK), frame to frame, forward-backward "
+                             "check",
+           "tracker_lost_points": "stay lost, last position kept"},
+}
+
+
+def tracker_notes(tracker: str) -> dict[str, str]:
+    """The protocol notes of a run tracking with `tracker` (`Task.protocol_notes`)."""
+    notes = dict(TRACKER_METHODS.get(tracker, {}))
+    return {**notes, "note": TRACKER_NOTES[tracker]} if tracker in TRACKER_NOTES else notes
 
 
 def add_tracker_arguments(group: argparse._ArgumentGroup) -> None:

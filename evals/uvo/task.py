@@ -15,7 +15,7 @@ YouTube-VIS evaluation, class-agnostic (ytvis_eval.py): AR100, with AP, AR1, AR1
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +24,10 @@ import numpy as np
 from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
 from ..errors import DataError, UsageError
 from ..paper import paper_values
+from ..params import TaskParams
+from ..protocols.sam_pt.options import SamPtOptions, sam_pt_notes
 from ..trackers import LazyTracker, tracker_params, tracker_requirements
-from ..trackers.options import DEFAULT_TRACKER, add_tracker_arguments
+from ..trackers.options import DEFAULT_TRACKER, add_tracker_arguments, tracker_notes
 from .dataset import UvoVideo, annotations_path, load_uvo_videos, read_json, uvo_requirements, uvo_root
 from .frames import read_working_frame
 from .protocol import AMG_PARAMS, MAX_LONGER_SIDE, MAX_TRACKS, SAM_PT_VIS_OPTIONS, SHORTER_SIDE
@@ -43,10 +45,20 @@ SECTION = "Video object segmentation (DAVIS 2017) and video instance segmentatio
 PAPER_AR100 = paper_values("uvo", "AR100")
 TRACKER_NAMES = {"pips": "PIPS", "lk": "LK", "cotracker": "CoTracker"}  # for the run's label
 PROTOCOL_TRACKER = DEFAULT_TRACKER  # pips: SAM-PT v1, whose numbers the paper reports
-TRACKER_NOTES = {
-    "lk": "BASELINE TRACKER: Lucas-Kanade (weight-free), not SAM-PT's PIPS; not comparable to the paper",
-    "cotracker": "TRACKER: CoTracker (SAM-PT's current default), not PIPS of SAM-PT v1 that the paper reports",
-}
+SAM_PT = "SAM-PT"  # masks_from of the paper's protocol
+PREDICTIONS = "predictions"  # masks_from of a run scoring a results file (--predictions)
+
+
+@dataclass(frozen=True)
+class UvoParams(TaskParams):
+    masks_from: str = SAM_PT  # or PREDICTIONS
+    shorter_side: int = SHORTER_SIDE  # the working frames' size (frames.py)
+    max_longer_side: int = MAX_LONGER_SIDE
+    amg: dict[str, Any] | None = None  # SAM_PT: the automatic mask generator's arguments on frame 0
+    max_tracks: int = MAX_TRACKS
+    sam_pt: SamPtOptions | None = None  # SAM_PT: SAM-PT's options (SAM_PT_VIS_OPTIONS for the paper's protocol)
+    tracker: dict[str, Any] | None = None  # SAM_PT: the tracker's settings (evals.trackers.tracker_params)
+    predictions: str | None = None  # PREDICTIONS: the YouTube-VIS results file or its folder
 
 
 class UvoTask(Task):
@@ -59,22 +71,37 @@ class UvoTask(Task):
     demo_args = ("--tracker", "lk", "--uvo-amg-points-per-side", "8")
     example_metric = "mean over the ground-truth tracks of the best spatio-temporal IoU of a predicted track"
 
-    def __init__(self, params: dict[str, Any]):
+    params_type = UvoParams
+    params: UvoParams
+
+    def __init__(self, params: UvoParams | None = None):
         super().__init__(params)
         self._tracker = LazyTracker()
         self._external: tuple[str, dict[int, list[dict]]] | None = None
 
     @property
     def runs_sam_pt(self) -> bool:
-        return self.params.get("masks_from") == "SAM-PT"
+        return self.params.masks_from == SAM_PT
+
+    def protocol_notes(self) -> dict[str, str]:
+        if not self.runs_sam_pt:
+            return {}
+        return {
+            "protocol": "SAM-PT v1 VIS (SysCV/sam-pt c17ab94, vis_eval_sam_pt.yaml), UVO v1.0 dense val",
+            "frames_resize": "PIL bilinear",
+            **sam_pt_notes(),
+            "frame_0": "SAM on it, scored",
+            "track_score": "mean predicted IoU over all frames; -inf (ranked last) if some frame had no visible point",
+            **tracker_notes(self.params.tracker["tracker"]),
+        }  # fmt: skip
 
     def variant(self) -> str | None:
         """'lk', 'amg8', 'lk.amg8', ...: the choices that differ from SAM-PT v1's VIS protocol (None: none)."""
         if not self.runs_sam_pt:
             return None
-        tracker = self.params["tracker"]["tracker"]
+        tracker = self.params.tracker["tracker"]
         labels = [] if tracker == PROTOCOL_TRACKER else [tracker]
-        points = self.params["amg"]["points_per_side"]
+        points = self.params.amg["points_per_side"]
         if points != AMG_PARAMS["points_per_side"]:
             labels.append(f"amg{points}")
         return ".".join(labels) or None
@@ -83,10 +110,10 @@ class UvoTask(Task):
         """`variant` in words: "LK tracker (paper: PIPS), 8x8 point grid (SAM-PT: 32x32)"."""
         if self.variant() is None:
             return None
-        tracker, parts = self.params["tracker"]["tracker"], []
+        tracker, parts = self.params.tracker["tracker"], []
         if tracker != PROTOCOL_TRACKER:
             parts.append(f"{TRACKER_NAMES.get(tracker, tracker)} tracker (paper: {TRACKER_NAMES[PROTOCOL_TRACKER]})")
-        points, paper_points = self.params["amg"]["points_per_side"], AMG_PARAMS["points_per_side"]
+        points, paper_points = self.params.amg["points_per_side"], AMG_PARAMS["points_per_side"]
         if points != paper_points:
             parts.append(f"{points}x{points} point grid (SAM-PT: {paper_points}x{paper_points})")
         return ", ".join(parts)
@@ -103,9 +130,9 @@ class UvoTask(Task):
                                 "labelled variant)")  # fmt: skip
 
     @classmethod
-    def params_from_args(cls, args: argparse.Namespace) -> dict[str, Any]:
+    def params_from_args(cls, args: argparse.Namespace) -> UvoParams:
         if getattr(args, "predictions", None) is not None:
-            return {"masks_from": "predictions", "predictions": str(args.predictions)}
+            return UvoParams(masks_from=PREDICTIONS, predictions=str(args.predictions))
         # Missing tracker weights are left to `requirements`, listed with everything else missing.
         return cls.sam_pt_params(args.tracker, args.tracker_checkpoint, args.uvo_amg_points_per_side,
                                  require_weights=False)  # fmt: skip
@@ -113,32 +140,20 @@ class UvoTask(Task):
     @staticmethod
     def sam_pt_params(tracker: str = PROTOCOL_TRACKER, tracker_checkpoint: Path | None = None,
                       amg_points_per_side: int = AMG_PARAMS["points_per_side"],
-                      require_weights: bool = True) -> dict[str, Any]:  # fmt: skip
+                      require_weights: bool = True) -> UvoParams:  # fmt: skip
         """Every protocol parameter of a run (checks that the tracker's weights are there, unless `require_weights` is
         False: then they are recorded as missing and `requirements` reports them)."""
         if amg_points_per_side < 1:
             raise UsageError(f"--uvo-amg-points-per-side must be at least 1 (got {amg_points_per_side})")
-        params = {
-            "masks_from": "SAM-PT",
-            "protocol": "SAM-PT v1 VIS (SysCV/sam-pt c17ab94, vis_eval_sam_pt.yaml), UVO v1.0 dense val",
-            "frames": {"shorter_side": SHORTER_SIDE, "max_longer_side": MAX_LONGER_SIDE, "resize": "PIL bilinear"},
-            "amg": {**AMG_PARAMS, "points_per_side": amg_points_per_side},
-            "max_tracks": MAX_TRACKS,
-            "sam_pt": {**asdict(SAM_PT_VIS_OPTIONS), "positive_selection": "kmedoids",
-                       "negative_selection": "mixed (random background)", "frame_0": "SAM on it, scored"},
-            "track_score": "mean predicted IoU over all frames; -inf (ranked last) if some frame had no visible point",
-            "tracker": tracker_params(tracker, tracker_checkpoint, require_weights),
-        }  # fmt: skip
-        if tracker in TRACKER_NOTES:
-            params["note"] = TRACKER_NOTES[tracker]
-        return params
+        return UvoParams(amg={**AMG_PARAMS, "points_per_side": amg_points_per_side}, sam_pt=SAM_PT_VIS_OPTIONS,
+                         tracker=tracker_params(tracker, tracker_checkpoint, require_weights))  # fmt: skip
 
     def requirements(self, data_root: Path) -> list[Requirement]:
         """The annotations, the frames (or the videos to extract them from) and the tracker's weights and code
         (SAM-PT); or the results file scored (--predictions)."""
         requirements = uvo_requirements(data_root, need_frames=self.runs_sam_pt)
         if self.runs_sam_pt:
-            requirements += tracker_requirements(self.params["tracker"])
+            requirements += tracker_requirements(self.params.tracker)
         else:
             requirements.append(Requirement("YouTube-VIS results json (--predictions: the file, or a folder "
                                             "holding results.json)", self._results_path(), "your method's predictions"))
@@ -153,7 +168,7 @@ class UvoTask(Task):
         problems = []
         if not capabilities.automatic_masks:
             problems.append("automatic masks (the queries: SAM's automatic mask generator on frame 0, as SAM-PT's VIS)")
-        if not capabilities.mask_input and SAM_PT_VIS_OPTIONS.negative_points > 0:
+        if not capabilities.mask_input and self.params.sam_pt.negative_points > 0:
             problems.append("mask input (SAM-PT's second pass, with the negative point)")
         if not capabilities.single_mask_output:
             problems.append("single-mask output (every SAM-PT call asks one mask, multimask_output=False)")
@@ -175,7 +190,7 @@ class UvoTask(Task):
                        samples=[Sample(video.name, video) for video in videos], files=files)  # fmt: skip
 
     def tracker(self, device) -> PointTracker:
-        return self._tracker.get(self.params["tracker"], device)
+        return self._tracker.get(self.params.tracker, device)
 
     def load_inputs(self, sample: Sample) -> np.ndarray:
         return np.stack([read_working_frame(path) for path in sample.data.frame_paths])
@@ -185,7 +200,7 @@ class UvoTask(Task):
 
         video: UvoVideo = sample.data
         result = segment_video_instances(model, self.tracker(model.device), frames, (video.height, video.width),
-                                         SAM_PT_VIS_OPTIONS, self.params["amg"], self.params["max_tracks"])  # fmt: skip
+                                         self.params.sam_pt, self.params.amg, self.params.max_tracks)  # fmt: skip
         return {
             "video_id": video.id,
             "segmentations": result.segmentations,
@@ -204,7 +219,7 @@ class UvoTask(Task):
         return UvoEvaluator()
 
     def _results_path(self, directory: Path | str | None = None) -> Path:
-        path = Path(directory if directory is not None else self.params["predictions"])
+        path = Path(directory if directory is not None else self.params.predictions)
         return path / "results.json" if path.is_dir() else path
 
     def read_external_prediction(self, directory: Path, sample: Sample) -> dict:
@@ -241,4 +256,4 @@ class UvoTask(Task):
     def draw_example(self, sample: Sample, prediction: dict) -> dict:
         from . import examples
 
-        return examples.draw(sample.data, prediction, self.params.get("sam_pt", {}).get("positive_points"))
+        return examples.draw(sample.data, prediction, self.params.sam_pt.positive_points if self.params.sam_pt else None)

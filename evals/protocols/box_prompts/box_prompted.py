@@ -9,6 +9,7 @@ import numpy as np
 
 from ...base import Sample, Task
 from ..coco_format.dataset import read_rgb
+from .options import PREDICTIONS, BoxPromptParams, box_prompt_notes
 from .protocol import segment_image
 
 # The command line imports every task module: torch (the model interface) and pycocotools (the report's examples)
@@ -21,31 +22,41 @@ MULTIMASK_OUTPUTS = 3  # SAM's multimask output: 3 masks per prompt, the ones 'b
 
 
 class BoxPromptedTask(Task):
-    """A Task whose `params` hold `mask_selection` and `box_batch` (options.decoding_params)."""
+    """A Task whose parameters are `BoxPromptParams` (extended by the task's own)."""
+
+    params: BoxPromptParams
 
     detector: ClassVar[str] = "a detector"  # whose boxes the paper's protocol prompts with (named in the report)
     box_type: ClassVar[str]  # how the task's reference script gives its predictor the boxes (protocol.BOX_TYPES)
-    mask_selection_option: ClassVar[str] = "--mask-selection"  # the option that sets params["mask_selection"]
+    mask_selection_option: ClassVar[str] = "--mask-selection"  # the option that sets params.mask_selection
 
     def prompt_source(self) -> str | None:
         """Where this run's box prompts came from, in words (the report's captions); None: no prompts (the masks
         of another method, `--predictions`)."""
-        prompts = self.params.get("prompts")
+        prompts = self.params.prompts
         if prompts == "ground truth":
             return "ground-truth boxes, oracle"
         if prompts == "detections":
-            return f"{self.detector} detections" if self.params.get("paper_boxes") is not False else "other detections"
+            return f"{self.detector} detections" if self.paper_detector() else "other detections"
         return None
 
+    def paper_detector(self) -> bool:
+        """Whether the run's detections are (or may be) the paper's detector's; False only when shown otherwise."""
+        return True
+
+    def protocol_notes(self) -> dict[str, str]:
+        return box_prompt_notes(self.params, f"ORACLE: ground-truth boxes, not the paper's {self.detector} boxes; "
+                                             "crowd annotations not prompted")  # fmt: skip
+
     def prompts_file(self, sample: Sample) -> Path:
-        """The detections file the sample's box prompts come from (runs with `params["prompts"] == "detections"`)."""
+        """The detections file the sample's box prompts come from (runs with `params.prompts == "detections"`)."""
         raise NotImplementedError
 
     def capability_problems(self, capabilities: Capabilities) -> list[str]:
         """Box prompts; for 'best' and 'refine' SAM's 3 multimask outputs; for 'refine' mask input as well."""
-        if self.params.get("prompts") not in ("detections", "ground truth"):  # another method's masks: no model
+        if self.params.prompts == PREDICTIONS:  # another method's masks: no model
             return []
-        selection, option = self.params["mask_selection"], self.mask_selection_option
+        selection, option = self.params.mask_selection, self.mask_selection_option
         problems = [] if capabilities.boxes else ["box prompts (each box of the run, detected or ground truth, prompts the model)"]
         if selection in ("best", "refine") and capabilities.multimask_outputs < MULTIMASK_OUTPUTS:
             problems.append(
@@ -65,7 +76,7 @@ class BoxPromptedTask(Task):
         """The image (read only when it has prompts) and the file its prompts come from: the boxes file, or the
         annotation file for ground-truth boxes."""
         files = [sample.data.image.path] if sample.data.prompts else []
-        prompts = self.params.get("prompts")
+        prompts = self.params.prompts
         if prompts == "ground truth":
             files.append(sample.data.image.annotation_file)
         elif prompts == "detections":
@@ -76,10 +87,8 @@ class BoxPromptedTask(Task):
         return read_rgb(sample.data.image) if sample.data.prompts else None  # an image without prompts is skipped
 
     def predict(self, model: PromptModel, sample: Sample, image: np.ndarray | None) -> dict:
-        params = self.params
-        prompts = sample.data.prompts
-        return {"detections": segment_image(model, image, prompts, params["mask_selection"], params["box_batch"],
-                                            self.box_type)}  # fmt: skip
+        return {"detections": segment_image(model, image, sample.data.prompts, self.params.mask_selection,
+                                            self.params.box_batch, self.box_type)}  # fmt: skip
 
     def example_score(self, sample: Sample, prediction: dict) -> float | None:
         """Mean best mask IoU of the image's objects (examples.py); None without ground truth."""

@@ -13,8 +13,7 @@ command: iterative_refinement_iterations=0).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 # sam_pt.yaml: positive_points_per_mask: 8 (v1; 16 since 38244f9, for CoTracker), negative_points_per_mask: 1,
 # positive_point_selection_method: kmedoids, negative_point_selection_method: mixed,
@@ -73,6 +72,8 @@ class SamPtOptions:
     def points_per_object(self) -> int:
         return self.positive_points + self.negative_points
 
-    def to_params(self) -> dict[str, Any]:
-        return {**asdict(self), "positive_selection": "kmedoids", "negative_selection": "mixed (random background)",
-                "longest_side": LONGEST_SIDE}  # fmt: skip
+
+def sam_pt_notes() -> dict[str, str]:
+    """What is fixed in SAM-PT's protocol here, in words (the tasks' protocol notes; sources above)."""
+    return {"positive_selection": "kmedoids", "negative_selection": "mixed (random background)",
+            "longest_side": f"frames and first-frame masks resized to {LONGEST_SIDE} px on their longest side"}
