@@ -12,9 +12,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-from segment_anything import SamAutomaticMaskGenerator, SamPredictor
+from segment_anything import SamPredictor
 from segment_anything.modeling import Sam
 
+from .fast_amg import FastSamAutomaticMaskGenerator
 from .prompt_model import MaskPrediction, PromptModel, check_image
 from .registry import ModelVariant
 
@@ -36,7 +37,8 @@ def to_input_frame(transform, values: np.ndarray | torch.Tensor, original_size: 
 
 class SamPromptModel(PromptModel):
     predictor_class: type = SamPredictor
-    generator_class: type = SamAutomaticMaskGenerator
+    # SAM's generator, same records with less work (models/fast_amg.py); a family with its own sets its own
+    generator_class: type = FastSamAutomaticMaskGenerator
 
     def __init__(self, sam: Sam, variant: ModelVariant | None, provenance: dict):
         super().__init__(sam, variant, provenance)
