@@ -55,3 +55,16 @@ class ReplayedDraws:
         size, prefix = self.draws.pop(0)
         assert size == n, f"the reference drew a permutation of {size}, we of {n}"
         return np.asarray(prefix)
+
+
+def recorded_replay(tracks: dict) -> tuple[ReplayTracker, ReplayedDraws]:
+    """The tracker and the random draws a reference driver recorded in its trajectories.npz (query points per
+    object/track N x P x 2, trajectories T x N x P x 2, visibilities T x N x P, frames' sha256, the draws)."""
+    n_objects, n_points = tracks["query_points"].shape[:2]
+    n_frames = tracks["trajectories"].shape[0]
+    tracker = ReplayTracker(tracks["query_points"].reshape(-1, 2),
+                            tracks["trajectories"].reshape(n_frames, n_objects * n_points, 2),
+                            tracks["visibilities"].reshape(n_frames, n_objects * n_points),
+                            [str(sha) for sha in tracks["frames_sha256"]])  # fmt: skip
+    sizes = tracks["draw_sizes"].tolist()
+    return tracker, ReplayedDraws(sizes, [tracks[f"draw_{i}"] for i in range(len(sizes))])

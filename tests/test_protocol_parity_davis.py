@@ -37,7 +37,7 @@ from evals.protocols.sam_pt import vos
 from evals.protocols.sam_pt.frames import resize_mask_nearest
 from evals.protocols.sam_pt.query_points import object_query_points
 from tests.davis_protocol_clip import CLIP_FRAMES, VIDEO, two_object_ids, write_clip
-from tests.replay_tracker import ReplayedDraws, ReplayTracker
+from tests.replay_tracker import ReplayTracker, recorded_replay
 from tests.test_parity import fixed_threads, parity_prompt_model  # noqa: F401  (autouse: 2 threads, as the reference)
 
 DATA = Path(__file__).parent / "data" / "protocols" / "davis"
@@ -56,10 +56,6 @@ def reference() -> tuple[dict, dict]:
         return dict(tracks), dict(ref)
 
 
-def replayed_draws(tracks: dict) -> ReplayedDraws:
-    sizes = tracks["draw_sizes"].tolist()
-    return ReplayedDraws(sizes, [tracks[f"draw_{i}"] for i in range(len(sizes))])
-
 
 def our_prediction(model, tmp_path: Path, n_frames: int, monkeypatch) -> tuple[dict, ReplayTracker]:
     """Our task's prediction of the clip's first `n_frames` frames, SAM-PT's tracks and draws replayed."""
@@ -71,12 +67,7 @@ def our_prediction(model, tmp_path: Path, n_frames: int, monkeypatch) -> tuple[d
 
     params = DavisTask.sam_pt_params(require_weights=False)  # SAM-PT v1's parameters; the tracker replaced below
     task = DavisTask(params.replace(sam_pt=dataclasses.replace(params.sam_pt, iou_threshold=IOU_THRESHOLD)))
-    n_objects, n_points = tracks["query_points"].shape[:2]
-    tracker = ReplayTracker(tracks["query_points"].reshape(-1, 2),
-                            tracks["trajectories"].reshape(CLIP_FRAMES, n_objects * n_points, 2),
-                            tracks["visibilities"].reshape(CLIP_FRAMES, n_objects * n_points),
-                            [str(sha) for sha in tracks["frames_sha256"]])  # fmt: skip
-    draws = replayed_draws(tracks)
+    tracker, draws = recorded_replay(tracks)
     monkeypatch.setattr(task, "tracker", lambda device: tracker)
     monkeypatch.setattr(vos, "object_query_points",
                         lambda masks, positive, negative, rng, subsample:
@@ -128,7 +119,7 @@ def test_query_points_equal_sam_pt():
     tracks, _ = reference()
     first = two_object_ids("00000")
     masks = [resize_mask_nearest(first == k, (576, 1024)) for k in (1, 2)]
-    draws = replayed_draws(tracks)
+    _, draws = recorded_replay(tracks)
     options = DavisTask(DavisTask.sam_pt_params(require_weights=False)).options
     points = object_query_points(masks, options.positive_points, options.negative_points, draws,
                                  options.kmedoids_subsample)  # fmt: skip

@@ -39,7 +39,7 @@ from evals.uvo import vis
 from evals.uvo.evaluator import UvoEvaluator
 from evals.uvo.task import UvoTask
 from evals.uvo.vis import encode_mask, sam_pt_track_score
-from tests.replay_tracker import ReplayedDraws, ReplayTracker
+from tests.replay_tracker import recorded_replay
 from tests.test_parity import fixed_threads, parity_prompt_model  # noqa: F401  (autouse: 2 threads, as the reference)
 from tests.uvo_protocol_clip import CLIP_FRAMES, HEIGHT, WIDTH, write_uvo_clip
 
@@ -54,10 +54,6 @@ def reference() -> tuple[dict, dict, dict]:
     ref["amg_masks"] = np.unpackbits(ref["amg_masks"], axis=-1, count=int(ref["amg_masks_shape"][-1])).astype(bool)
     return tracks, ref, json.loads((DATA / "reference.json").read_text())
 
-
-def replayed_draws(tracks: dict) -> ReplayedDraws:
-    sizes = tracks["draw_sizes"].tolist()
-    return ReplayedDraws(sizes, [tracks[f"draw_{i}"] for i in range(len(sizes))])
 
 
 def reference_task(records: dict) -> UvoTask:
@@ -102,7 +98,7 @@ def test_query_points_equal_sam_pt():
     """Our k-medoid positives and random negative on SAM-PT's automatic masks, from SAM-PT's draws, are SAM-PT's
     query points."""
     tracks, ref, _ = reference()
-    draws = replayed_draws(tracks)
+    _, draws = recorded_replay(tracks)
     options = uvo_task.SAM_PT_VIS_OPTIONS
     points = object_query_points(list(ref["amg_masks"]), options.positive_points, options.negative_points, draws,
                                  options.kmedoids_subsample)  # fmt: skip
@@ -141,12 +137,7 @@ def test_prediction_equals_sam_pt(tmp_path, monkeypatch):
     tracks, ref, records = reference()
     model = parity_prompt_model("mobilesam", float64=True)
     task = reference_task(records)
-    n_tracks, n_points = tracks["query_points"].shape[:2]
-    tracker = ReplayTracker(tracks["query_points"].reshape(-1, 2),
-                            tracks["trajectories"].reshape(CLIP_FRAMES, n_tracks * n_points, 2),
-                            tracks["visibilities"].reshape(CLIP_FRAMES, n_tracks * n_points),
-                            [str(sha) for sha in tracks["frames_sha256"]])  # fmt: skip
-    draws = replayed_draws(tracks)
+    tracker, draws = recorded_replay(tracks)
     monkeypatch.setattr(task, "tracker", lambda device: tracker)
     monkeypatch.setattr(vis, "object_query_points",
                         lambda masks, positive, negative, rng, subsample:
