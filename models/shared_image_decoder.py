@@ -77,14 +77,12 @@ def _transformer(transformer: TwoWayTransformer, image_embedding: Tensor, image_
                  point_embedding: Tensor) -> tuple[Tensor, Tensor]:  # fmt: skip
     """TwoWayTransformer.forward with a 1 x C x h x w image side; the keys are 1 x hw x C until the first block's
     image-to-token attention makes them B x hw x C."""
-    keys = image_embedding.flatten(2).permute(0, 2, 1)
-    key_pe = image_pe.flatten(2).permute(0, 2, 1)
-    queries = point_embedding
-    for layer in transformer.layers:
-        if keys.shape[0] == 1 < queries.shape[0]:
-            queries, keys = _block_with_shared_keys(layer, queries, keys, point_embedding, key_pe)
-        else:
-            queries, keys = layer(queries=queries, keys=keys, query_pe=point_embedding, key_pe=key_pe)
+    keys = image_embedding.flatten(2).permute(0, 2, 1).contiguous()
+    key_pe = image_pe.flatten(2).permute(0, 2, 1).contiguous()
+    first, *others = transformer.layers
+    queries, keys = _block_with_shared_keys(first, point_embedding, keys, point_embedding, key_pe)
+    for layer in others:
+        queries, keys = layer(queries=queries, keys=keys, query_pe=point_embedding, key_pe=key_pe)
     q = queries + point_embedding
     k = keys + key_pe
     attn_out = transformer.final_attn_token_to_image(q=q, k=k, v=keys)

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 import torch
 from segment_anything import SamAutomaticMaskGenerator
+from segment_anything.utils.amg import mask_to_rle_pytorch
 
 from evals.images import read_rgb
-from models.fast_amg import FastSamAutomaticMaskGenerator
+from models.fast_amg import FastSamAutomaticMaskGenerator, mask_to_rle
 from models.sam_prompt_model import SamPromptModel
 from models.shared_image_decoder import SharedImageDecoding, shares_image_side
 from tests.test_parity import THREADS, parity_network
@@ -87,6 +88,20 @@ def test_only_segment_anythings_own_decoder_is_decoded_with_a_shared_image_side(
     other = OtherDecoder.__new__(OtherDecoder)
     other.__dict__.update(network.mask_decoder.__dict__)
     assert not shares_image_side(other, torch.device("cpu"))
+
+
+def test_mask_to_rle_gives_the_official_rles():
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.rand(5, 7, 9, generator=generator) > 0.5
+    edges = torch.zeros(6, 7, 9, dtype=torch.bool)
+    edges[1] = True  # no change point
+    edges[2, 0, 0] = edges[3, -1, -1] = True  # changes at the first and the last pixel only
+    edges[4, :, 3:] = True  # one change, mask starting with 0
+    edges[5, :, :3] = True  # one change, mask starting with 1
+    for masks in (noise, edges, torch.cat([edges, noise]), torch.zeros(0, 7, 9, dtype=torch.bool)):
+        ours, theirs = mask_to_rle(masks), mask_to_rle_pytorch(masks)
+        assert ours == theirs and all(type(c) is int for rle in ours for c in rle["counts"])
+    assert len(mask_to_rle(noise)) == 5
 
 
 def assert_same_records(network, image: np.ndarray, **params) -> list[dict]:
