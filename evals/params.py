@@ -3,7 +3,9 @@
 They are recorded in the results (`provenance.protocol`, `to_dict`) and, less the fields marked evaluation-only
 (`evaluation_only`), fingerprint the stored predictions (`prediction_dict`). Only parameters belong here: a task's
 descriptions of its protocol (sources, notes, formats) are its `Task.protocol_notes()`, recorded beside them and
-never fingerprinted, so rewording a note keeps every stored prediction.
+never fingerprinted, so rewording a note keeps every stored prediction. A group of parameters inside a task's (the
+automatic mask generator's arguments, a tracker's settings) is a frozen `Params` dataclass of its own: it is recorded
+as a nested dict, read back by `from_dict` and handed to the code that uses it by `to_dict`.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import types
 import typing
 from typing import Any, TypeVar
 
-P = TypeVar("P", bound="TaskParams")
+from .errors import UsageError
+
+P = TypeVar("P", bound="Params")
 
 EVALUATION_ONLY = "evaluation_only"
 
@@ -29,7 +33,35 @@ def _json(value: Any) -> Any:
 
 
 @dataclasses.dataclass(frozen=True)
-class TaskParams:
+class Params:
+    """A frozen dataclass of parameters: recorded as JSON values (`to_dict`), read back from a record (`from_dict`),
+    changed by name (`replace`: a name that is not a field is an error, never dropped)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON values (tuples become lists): what a record holds, and the keyword arguments of the
+        call the parameters are for (`model.generate(image, **amg.to_dict())`)."""
+        return _json(dataclasses.asdict(self))
+
+    def replace(self: P, **changes: Any) -> P:
+        """A copy with `changes`; a name that is not a field is a UsageError naming it and the fields (the command
+        line: exit status 2)."""
+        fields = [f.name for f in dataclasses.fields(self)]
+        unknown = [name for name in changes if name not in fields]
+        if unknown:
+            raise UsageError(f"{type(self).__name__}: unknown parameter{'s' if len(unknown) > 1 else ''} "
+                             f"{', '.join(map(repr, unknown))}; allowed: {', '.join(fields)}")  # fmt: skip
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls: type[P], recorded: dict[str, Any]) -> P:
+        """The parameters a results JSON records (`to_dict`). Keys this version does not know (prose that results of
+        older versions recorded with the parameters, renamed options) are ignored; a field without a default that
+        the record lacks is an error naming it."""
+        return _build(cls, recorded)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskParams(Params):
     """The base of every task's parameters (a task without options uses it as it is)."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,16 +76,6 @@ class TaskParams:
         """The parameters that shape predictions: every field not marked `evaluation_only`."""
         scoring_only = {f.name for f in dataclasses.fields(self) if f.metadata.get(EVALUATION_ONLY)}
         return {name: value for name, value in self.to_dict().items() if name not in scoring_only}
-
-    def replace(self: P, **changes: Any) -> P:
-        return dataclasses.replace(self, **changes)
-
-    @classmethod
-    def from_dict(cls: type[P], recorded: dict[str, Any]) -> P:
-        """The parameters a results JSON records (`to_dict`). Keys this version does not know (prose that results of
-        older versions recorded with the parameters, renamed options) are ignored; a field without a default that
-        the record lacks is an error naming it."""
-        return _build(cls, recorded)
 
 
 def _build(cls: type, recorded: dict[str, Any]) -> Any:
@@ -72,7 +94,8 @@ def _build(cls: type, recorded: dict[str, Any]) -> Any:
 
 
 def _convert(hint: Any, value: Any) -> Any:
-    """A JSON value back in its field's type: nested dataclasses rebuilt, lists made tuples where a tuple is typed."""
+    """A JSON value back in its field's type: nested dataclasses rebuilt (by their own `from_dict` where they are
+    `Params`), in a typed dict's values too, lists made tuples where a tuple is typed."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         if value is None:
@@ -80,7 +103,10 @@ def _convert(hint: Any, value: Any) -> Any:
         candidates = [arg for arg in typing.get_args(hint) if arg is not type(None)]
         return _convert(candidates[0], value) if len(candidates) == 1 else value
     if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        return _build(hint, value)
+        return hint.from_dict(value) if issubclass(hint, Params) else _build(hint, value)
+    if origin is dict and isinstance(value, dict):
+        item = typing.get_args(hint)[1] if typing.get_args(hint) else Any
+        return {key: _convert(item, v) for key, v in value.items()}
     if origin is tuple and isinstance(value, list):
         args = typing.get_args(hint)
         item = args[0] if len(args) == 2 and args[1] is Ellipsis else None

@@ -7,11 +7,10 @@ tracker replaced and record what that loop was given; our task's prediction path
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import numpy as np
 
-from evals.trackers import PointTracker, Tracks
+from evals.trackers import PointTracker, TrackerSettings, Tracks
 
 
 class ReplayTracker(PointTracker):
@@ -30,8 +29,8 @@ class ReplayTracker(PointTracker):
         self.calls = 0
 
     @property
-    def params(self) -> dict[str, Any]:
-        return {"tracker": self.name}
+    def params(self) -> TrackerSettings:
+        return TrackerSettings(tracker=self.name)
 
     def track(self, frames: np.ndarray, query_points: np.ndarray) -> Tracks:
         self.calls += 1

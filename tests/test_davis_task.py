@@ -32,7 +32,7 @@ from evals.protocols.sam_pt.segment import (
 from evals.davis.task import DavisParams, DavisTask
 from evals.engine import Run, execute
 from evals.store import decode_prediction
-from evals.trackers import TrackerUnavailable
+from evals.trackers import TrackerUnavailable, tracker_params
 from models.prompt_model import MaskPrediction
 from tests.fakes import toy_prompt_model
 
@@ -403,7 +403,7 @@ def test_missing_dataset_and_tracker_weights_are_clear_errors(tmp_path):
 
 
 def test_variants_name_every_departure_from_the_defaults(monkeypatch):
-    monkeypatch.setattr("evals.davis.task.tracker_params", lambda name, checkpoint, *_: {"tracker": name})
+    monkeypatch.setattr("evals.davis.task.tracker_params", lambda name, *_: tracker_params(name, require_weights=False))
     assert DavisTask(DavisTask.sam_pt_params("pips")).variant() is None
     assert DavisTask(DavisTask.sam_pt_params("pips")).paper_comparable()
     mobilesam_setting = DavisTask(DavisTask.sam_pt_params("pips", refinement_iterations=3))

@@ -20,7 +20,6 @@ import torch
 
 from evals.protocols.coco_format.dataset import read_coco_images
 from evals.interactive.edgesam import (
-    EdgeSamParams,
     EdgeSamRandom,
     Frame,
     _decode,
@@ -33,6 +32,7 @@ from evals.interactive.edgesam import (
     read_image,
     run_edgesam,
 )
+from evals.interactive.edgesam_params import EdgeSamParams
 from evals.interactive.instances import AnnotatedImage, Instance, read_instances
 from tests.test_parity import fixed_threads, parity_prompt_model  # noqa: F401  (autouse: 2 threads, as the reference)
 

@@ -165,7 +165,7 @@ def test_prompts_of_every_category_are_saas():
     saa = reference()["saa_categories"]
     assert list(saa) == list(CATEGORIES)
     for category in CATEGORIES:
-        assert category_prompts(category).as_dict() == saa[category], category
+        assert category_prompts(category).to_dict() == saa[category], category
 
 
 def test_reference_inputs_exercise_every_filter():

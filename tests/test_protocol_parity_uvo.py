@@ -60,7 +60,7 @@ def reference_task(records: dict) -> UvoTask:
     """Our task with SAM-PT's VIS parameters and the reference's values for untrained weights."""
     params = UvoTask.sam_pt_params(require_weights=False)
     return UvoTask(params.replace(sam_pt=dataclasses.replace(params.sam_pt, iou_threshold=records["sam_iou_threshold"]),
-                                  amg={**params.amg, **records["amg_overrides"]}, max_tracks=records["max_num_masks"]))
+                                  amg=params.amg.replace(**records["amg_overrides"]), max_tracks=records["max_num_masks"]))
 
 
 def clip_sample(task: UvoTask, data_root: Path) -> Sample:

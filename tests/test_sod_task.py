@@ -26,7 +26,7 @@ from evals.paired import compare_runs
 from evals.sod.dataset import load_sod_dataset
 from evals.sod.metrics import RESULT_KEYS, score_image
 from evals.sod.protocols import (
-    AMG_DEFAULTS,
+    AMG_PARAMS,
     boundary_connectivity,
     foreground_weight,
     saliency_map,
@@ -140,7 +140,7 @@ def test_oracle_keeps_the_best_dice_mask(tmp_path):
     task = SODTask(sod_params("oracle"))
     sample = load_sod_dataset(root).samples[0]
     prediction = task.predict(model, sample, task.load_inputs(sample))
-    assert model.calls == [AMG_DEFAULTS]  # every SamAutomaticMaskGenerator default: 32 x 32 points, 0.88, 0.95, 0.7
+    assert model.calls == [AMG_PARAMS.to_dict()]  # every SamAutomaticMaskGenerator default: 32 x 32 points, 0.88, 0.95, 0.7
     assert prediction["chosen_mask"] == 1 and prediction["chosen_dice"] == pytest.approx(1.0)
     assert prediction["chosen_mae_ji2023"] == 0.0 and prediction["num_masks"] == 4
     assert prediction["saliency"].dtype == np.uint8 and np.array_equal(prediction["saliency"], gt * np.uint8(255))
@@ -314,12 +314,12 @@ def test_nan_s_measure_warns_and_is_listed(tmp_path):
 
 def test_params_and_column():
     default = sod_task()
-    assert default.params.protocol == "oracle" and default.params.amg == AMG_DEFAULTS
+    assert default.params.protocol == "oracle" and default.params.amg == AMG_PARAMS
     assert default.params.paper_comparable is True and "ORACLE" in default.protocol_notes()["note"]
     assert default.params == SODTask().params == sod_params()  # the defaults are the paper's protocol
     quick = sod_task("--sod-amg-points-per-side", "4")
-    assert quick.params.amg["points_per_side"] == 4 and quick.params.paper_comparable is False
-    with pytest.raises(UsageError, match="unknown AMG"):
+    assert quick.params.amg.points_per_side == 4 and quick.params.paper_comparable is False
+    with pytest.raises(UsageError, match=r"AmgParams: unknown parameter 'points'; allowed: points_per_side, "):
         sod_params(amg={"points": 3})
     (column,) = task_class("sod").columns
     assert column.key == "mae" and column.higher_is_better is False and column.digits == 3 and column.paper == PAPER_MAE

@@ -61,7 +61,7 @@ def test_tracks_validate_their_shapes():
 def test_registry_names_and_errors(tmp_path):
     assert set(TRACKERS) == {"lk", "pips", "cotracker"}
     assert isinstance(build_tracker("lk"), LucasKanadeTracker)
-    assert tracker_params("lk")["tracker"] == "lk"
+    assert tracker_params("lk").tracker == "lk"
     with pytest.raises(ValueError, match="unknown tracker"):
         build_tracker("raft")
     with pytest.raises(ValueError, match="no --tracker-checkpoint"):
@@ -86,7 +86,7 @@ def test_lk_tracks_a_translated_texture_to_a_tenth_of_a_pixel():
     assert tracks.visibilities.all()
     np.testing.assert_array_equal(tracks.trajectories[0], QUERIES)
     assert np.abs(tracks.trajectories - expected_trajectories(8)).max() < 0.1
-    assert tracker.params["fb_threshold_px"] == 1.0 and tracker.params["window_px"] == 31
+    assert tracker.params.fb_threshold_px == 1.0 and tracker.params.window_px == 31
 
 
 def test_lk_forward_backward_check_drops_occluded_points():
@@ -182,8 +182,8 @@ def test_pips_adapter_links_windows_and_loads_the_latest_checkpoint(fake_pips):
     assert starts == [list(range(8)), list(range(7, 15)), [14, 15, 16, 17, 18, 19, 19, 19]]
     assert [window[2] for window in model.windows] == [True, False, False]  # features taken on frame 0 only
     params = tracker.params
-    assert params["checkpoint"].endswith("model-000200000.pth") and len(params["checkpoint_sha256"]) == 64
-    assert params["module"] == "nets.pips" and params["window"] == 8 and params["iterations"] == 6
+    assert params.checkpoint.endswith("model-000200000.pth") and len(params.checkpoint_sha256) == 64
+    assert tracker.module_name == "nets.pips" and params.window == 8 and params.iterations == 6
 
 
 def test_pips_next_anchor_is_the_latest_confidently_visible_frame(fake_pips, monkeypatch):
@@ -311,7 +311,7 @@ def test_cotracker_adapter_scales_adds_support_grids_and_thresholds(monkeypatch,
     assert queries[0, :4, 0].tolist() == [0, 0, 0, 0] and queries[0, 4:, 0].tolist() == [0] * 4 + [12] * 4 + [24] * 4
     np.testing.assert_allclose(tracks.trajectories, expected_trajectories(26), atol=1e-4)
     assert tracks.visibilities[:, [0, 1, 3]].all() and not tracks.visibilities[:, 2].any()  # 0.6 <= 0.7
-    assert tracker.params["interp_shape"] == [384, 512] and tracker.params["support_grid_size"] == 2
+    assert tracker.params.interp_shape == (384, 512) and tracker.params.support_grid_size == 2
 
 
 def test_cotracker_pads_videos_shorter_than_its_window(monkeypatch, cotracker_weights):

@@ -191,7 +191,7 @@ def test_tracker_requirements_are_met_by_weights_and_importable_code(tmp_path, m
     weights = tmp_path / "reference_model"
     weights.mkdir()
     settings = tracker_params("pips", weights, require_weights=False)
-    assert settings["checkpoint_sha256"] is None  # recorded as missing, left to the requirement check
+    assert settings.checkpoint_sha256 is None  # recorded as missing, left to the requirement check
     assert [r.is_met() for r in tracker_requirements(settings)] == [False, False]
     torch.save({"model_state_dict": {"weight": torch.ones(1)}}, weights / "model-000200000.pth")
     install_fake_pips(monkeypatch)

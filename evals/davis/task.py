@@ -33,7 +33,7 @@ from ..images import read_checked
 from ..paper import paper_values
 from ..params import TaskParams
 from ..protocols.sam_pt.options import POSITIVE_POINTS_FOR_TRACKER, REFINEMENT_ITERATIONS, SamPtOptions, sam_pt_notes
-from ..trackers import LazyTracker, tracker_params, tracker_requirements
+from ..trackers import LazyTracker, TrackerSettings, tracker_params, tracker_requirements
 from ..trackers.options import add_tracker_arguments, tracker_notes
 from . import examples
 from .dataset import (
@@ -74,7 +74,7 @@ class DavisParams(TaskParams):
     masks_from: str = VOS_PROTOCOLS["sam-pt"]  # a VOS_PROTOCOLS value, or PREDICTIONS
     source_resolution: str = "480p"  # the frames SAM-PT starts from (SOURCE_RESOLUTIONS)
     sam_pt: SamPtOptions | None = None  # masks_from SAM-PT
-    tracker: dict[str, Any] | None = None  # masks_from SAM-PT: the tracker's settings (evals.trackers.tracker_params)
+    tracker: TrackerSettings | None = None  # masks_from SAM-PT: the tracker's settings (evals.trackers.tracker_params)
     sam2_vos: Sam2VosOptions | None = None  # masks_from SAM 2 VOS
     predictions_dir: str | None = None  # masks_from PREDICTIONS
 
@@ -116,7 +116,7 @@ class DavisTask(Task):
             return {"protocol": SAM2_VOS_PROTOCOL}
         if self.options is None:
             return {}
-        return {"protocol": SAM_PT_PROTOCOL, **sam_pt_notes(), **tracker_notes(self.params.tracker["tracker"])}
+        return {"protocol": SAM_PT_PROTOCOL, **sam_pt_notes(), **tracker_notes(self.params.tracker.tracker)}
 
     def variant(self) -> str | None:
         """The choices that differ from SAM-PT v1's defaults, e.g. 'lk' or 'lk.refine3' (None: the defaults).
@@ -125,7 +125,7 @@ class DavisTask(Task):
             return "sam2vos"
         if self.options is None:
             return None
-        tracker = self.params.tracker["tracker"]
+        tracker = self.params.tracker.tracker
         labels = [] if tracker == PROTOCOL_TRACKER else [tracker]
         if self.options.refinement_iterations != REFINEMENT_ITERATIONS:
             labels.append(f"refine{self.options.refinement_iterations}")
@@ -141,7 +141,7 @@ class DavisTask(Task):
             return None
         if self.sam2_vos:
             return "SAM 2's own propagation from the first-frame masks (tools/vos_inference.py), not SAM-PT"
-        tracker, options, parts = self.params.tracker["tracker"], self.options, []
+        tracker, options, parts = self.params.tracker.tracker, self.options, []
         if tracker != PROTOCOL_TRACKER:
             parts.append(f"{TRACKER_NAMES.get(tracker, tracker)} tracker (paper: {TRACKER_NAMES[PROTOCOL_TRACKER]})")
         if options.refinement_iterations != REFINEMENT_ITERATIONS:
@@ -158,7 +158,7 @@ class DavisTask(Task):
         tracker is not the paper's protocol, nor is SAM 2's propagation."""
         if self.sam2_vos:
             return False
-        return self.options is None or self.params.tracker["tracker"] == PROTOCOL_TRACKER
+        return self.options is None or self.params.tracker.tracker == PROTOCOL_TRACKER
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:

@@ -56,7 +56,6 @@ import inspect
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,6 +65,7 @@ from segment_anything.utils.transforms import ResizeLongestSide
 from torch.nn import functional as F
 
 from ..images import open_pil
+from .edgesam_params import EdgeSamParams
 from .instances import AnnotatedImage, Instance
 
 if TYPE_CHECKING:
@@ -77,31 +77,7 @@ MASK_THRESHOLD = 0.0  # sam.mask_threshold
 MIN_WRONG_PIXELS = 10  # sample_point_in_mask: `if cur_fp_fn.sum() < num_samples * 10` -> ignored click
 IGNORED = -2  # the ignored click's label
 DISTANCE_H = 0.35  # kornia.contrib.distance_transform(image, kernel_size=3, h=0.35)
-PROMPTS = ("point", "box")
-POINT_FROM = ("mask-center", "mask-rand", "box-center", "box-center-fixed")
-MASK_COUNTS = (1, 3, 4)
-SELECTIONS = ("score", "area", "oracle")
 RESIZE = ResizeLongestSide(FRAME)  # their edge_sam/utils/transforms.py ResizeLongestSide is SAM's
-
-
-@dataclass(frozen=True)
-class EdgeSamParams:
-    prompt: str = "point"  # --prompt-types point | box (110, applied 328-331); one of them, not both
-    point_from: str = "mask-center"  # --point-from (118, applied 306-326), or ours "box-center-fixed"
-    refine_iter: int = 3  # --refine-iter (80): scripts/eval_mIoU.sh's COCO runs 3 (the script's default is 1)
-    num_multimask_outputs: int = 1  # --num-multimask-outputs 1 | 3 | 4 (94, applied 425)
-    multimask_select: str = "score"  # --multimask-select score | area | oracle (102, applied 429-438)
-    seed: int = 0  # torch.manual_seed(0) (269); Python's generator (mask-rand, never seeded there) gets it too
-    max_prompts: int = -1  # --max-prompt-bs (56, coco_dataset.py 174-178): COCO runs -1 (all), SA-1B runs 64
-
-    def __post_init__(self):
-        for name, value, allowed in (("prompt", self.prompt, PROMPTS), ("point_from", self.point_from, POINT_FROM),
-                                     ("num_multimask_outputs", self.num_multimask_outputs, MASK_COUNTS),
-                                     ("multimask_select", self.multimask_select, SELECTIONS)):  # fmt: skip
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
-        if self.refine_iter < 1:
-            raise ValueError(f"refine_iter must be at least 1; got {self.refine_iter}")
 
 
 class EdgeSamRandom:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -54,6 +54,7 @@ from ..protocols.coco_format.dataset import (
 )
 from ..errors import UsageError
 from ..params import TaskParams, evaluation_only
+from .edgesam_params import MASK_COUNTS, POINT_FROM, SELECTIONS, EdgeSamParams
 from .evaluator import NOC_MAX_CLICKS, PromptIoUEvaluator
 from .instances import AnnotatedImage, read_instances
 
@@ -66,7 +67,6 @@ PROTOCOLS = ("efficientvit", "edgesam")
 PROTOCOL_LABELS = {"efficientvit": "EfficientViT-SAM protocol, RITM clicks", "edgesam": "EdgeSAM protocol"}
 PROMPT_TYPES = ("box", "point")
 DATASETS = ("coco", "lvis")
-EDGESAM_POINT_FROM = ("mask-center", "mask-rand", "box-center", "box-center-fixed")  # edgesam.POINT_FROM (no torch here)
 DEFAULT_CLICKS = 5  # EfficientViT-SAM's tables: 1, 3 and 5 clicks
 DEFAULT_OBJECT_BATCH = 16  # objects per decoder call; memory only: 16 x 3 masks at the image's size
 LVIS_ANNOTATIONS = Path("lvis") / "lvis_v1_val.json"
@@ -85,8 +85,7 @@ class InteractiveParams(TaskParams):
     clicks: int = DEFAULT_CLICKS
     object_batch: int = DEFAULT_OBJECT_BATCH
     dataset: str = "coco"  # a DATASETS name, or "custom" (`annotations` and `images`)
-    # edgesam: the fields of edgesam.EdgeSamParams (a dict here: that module imports torch, the command line must not)
-    edgesam: dict[str, Any] | None = None
+    edgesam: EdgeSamParams | None = None  # the edgesam protocol's (sources: edgesam_params.py)
     annotations: str | None = None
     images: str | None = None
     prompts_file: str | None = None  # --prompts: the boxes and clicks of a prompt file replace the protocol's
@@ -134,17 +133,19 @@ class InteractiveTask(Task):
                            help="a prompt file (--export-prompts): its boxes and clicks replace the protocol's")
         group.add_argument("--export-prompts", type=Path, metavar="FILE",
                            help="write every object's box and clicks, as made, to FILE")
-        group.add_argument("--edgesam-point-from", choices=EDGESAM_POINT_FROM, default="mask-center",
+        group.add_argument("--edgesam-point-from", choices=POINT_FROM, default=EdgeSamParams.point_from,
                            help="edgesam: the first point (box-center is EdgeSAM's, with its x/y mix-up; "
                                 "box-center-fixed the true centre) (default mask-center)")  # fmt: skip
-        group.add_argument("--edgesam-refine-iter", type=int, default=3,
+        group.add_argument("--edgesam-refine-iter", type=int, default=EdgeSamParams.refine_iter,
                            help="edgesam: decoder passes, each after the first with one more random click in the "
                                 "error region (default 3, EdgeSAM's COCO runs)")  # fmt: skip
-        group.add_argument("--edgesam-masks", type=int, choices=(1, 3, 4), default=1,
+        group.add_argument("--edgesam-masks", type=int, choices=MASK_COUNTS,
+                           default=EdgeSamParams.num_multimask_outputs,
                            help="edgesam: masks per prompt (EdgeSAM's --num-multimask-outputs) (default 1)")
-        group.add_argument("--edgesam-select", choices=("score", "area", "oracle"), default="score",
+        group.add_argument("--edgesam-select", choices=SELECTIONS, default=EdgeSamParams.multimask_select,
                            help="edgesam: which of several masks (oracle: the best by the ground truth) (default score)")
-        group.add_argument("--seed", type=int, default=0, help="edgesam: the seed of its random draws (default 0)")
+        group.add_argument("--seed", type=int, default=EdgeSamParams.seed,
+                           help="edgesam: the seed of its random draws (default 0)")
         group.add_argument("--object-batch", type=int, default=DEFAULT_OBJECT_BATCH,
                            help=f"objects per mask-decoder call (default {DEFAULT_OBJECT_BATCH})")
 
@@ -172,10 +173,9 @@ class InteractiveTask(Task):
             if len(prompt_types) != 1:
                 raise UsageError("--interactive-protocol edgesam prompts with a point or a box, not both: give "
                                  "--prompt-types point or --prompt-types box")  # fmt: skip
-            params = params.replace(clicks=args.edgesam_refine_iter, edgesam={
-                "prompt": prompt_types[0], "point_from": args.edgesam_point_from,
-                "refine_iter": args.edgesam_refine_iter, "num_multimask_outputs": args.edgesam_masks,
-                "multimask_select": args.edgesam_select, "seed": args.seed, "max_prompts": -1})  # fmt: skip
+            params = params.replace(clicks=args.edgesam_refine_iter, edgesam=EdgeSamParams(
+                prompt=prompt_types[0], point_from=args.edgesam_point_from, refine_iter=args.edgesam_refine_iter,
+                num_multimask_outputs=args.edgesam_masks, multimask_select=args.edgesam_select, seed=args.seed))
         if args.annotations is not None:
             params = params.replace(annotations=str(args.annotations), images=str(args.images))
         if args.prompts is not None:
@@ -187,8 +187,8 @@ class InteractiveTask(Task):
         parts = [self.params.protocol, None if self.params.dataset == "coco" else self.params.dataset]
         if self.params.protocol == "edgesam":
             e = self.params.edgesam
-            parts[0] = f"edgesam-{e['prompt'] if e['prompt'] == 'box' else e['point_from']}-{e['num_multimask_outputs']}" \
-                       f"{e['multimask_select'] if e['num_multimask_outputs'] > 1 else ''}-seed{e['seed']}"
+            parts[0] = f"edgesam-{e.prompt if e.prompt == 'box' else e.point_from}-{e.num_multimask_outputs}" \
+                       f"{e.multimask_select if e.num_multimask_outputs > 1 else ''}-seed{e.seed}"
         if self.params.prompts_file:
             parts.append("frozen-prompts")
         return ".".join(p for p in parts if p)
@@ -280,9 +280,9 @@ class InteractiveTask(Task):
 
     def _edgesam(self, model, annotated: AnnotatedImage, image: np.ndarray, frozen) -> list[dict]:
         """EdgeSAM's records in this task's form: with a box, its first IoU is the box's (`box_iou`)."""
-        from .edgesam import EdgeSamParams, EdgeSamRandom, protocol_problem, run_edgesam
+        from .edgesam import EdgeSamRandom, protocol_problem, run_edgesam
 
-        params = EdgeSamParams(**self.params.edgesam)
+        params = self.params.edgesam
         if problem := protocol_problem(model, params):  # at the first image: the check needs the model itself
             raise UsageError(f"--interactive-protocol edgesam: {problem}")
         given = {aid: list(p.clicks) for aid, p in frozen.items()} if frozen else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..params import Params
 from .categories import CATEGORIES
 
 # SAA/prompts/general_prompts.py: ``general_anomaly_description``; the filter phrase is the category name.
@@ -56,22 +57,15 @@ OBJECT_FILTER_PHRASE = "PlaceHolder"
 
 
 @dataclass(frozen=True)
-class CategoryPrompts:
-    """Everything SAA+ knows about one category before it sees an image."""
+class CategoryPrompts(Params):
+    """Everything SAA+ knows about one category before it sees an image (recorded per category name)."""
 
-    category: str
     object_prompt: str  # word 7 of the property sentence, e.g. "carpet," (the comma included: SAA+ splits on ' ')
-    object_count: int  # objects per image: the object boxes may cover at most 1 / object_count of the image
-    k_mask: int  # the k highest-scoring defect masks make the anomaly map
-    max_defect_area_fraction: float  # defect boxes larger than this x the largest object box are dropped
-    defect_prompts: tuple[tuple[str, str], ...]  # (caption, filter phrase): general ones, then manual ones
-
-    def as_dict(self) -> dict:
-        return {
-            "object_prompt": self.object_prompt, "object_count": self.object_count, "k_mask": self.k_mask,
-            "max_defect_area_fraction": self.max_defect_area_fraction,
-            "defect_prompts": [list(pair) for pair in self.defect_prompts],
-        }  # fmt: skip
+    object_count: int  # word 5: objects per image; the object boxes may cover at most 1 / object_count of the image
+    k_mask: int  # word 12: the k highest-scoring defect masks make the anomaly map
+    max_defect_area_fraction: float  # word 19: defect boxes larger than this x the largest object box are dropped
+    # (caption, filter phrase): the general ones, then the manual ones (eval_SAA.py)
+    defect_prompts: tuple[tuple[str, str], ...]
 
 
 def category_prompts(category: str) -> CategoryPrompts:
@@ -79,7 +73,6 @@ def category_prompts(category: str) -> CategoryPrompts:
         raise ValueError(f"unknown MVTec AD category {category!r}")
     general = tuple((template.format(category), category) for template in GENERAL_TEMPLATES)
     return CategoryPrompts(
-        category=category,
         object_prompt=f"{category},",
         object_count=OBJECT_COUNT,
         k_mask=K_MASK,
@@ -90,4 +83,4 @@ def category_prompts(category: str) -> CategoryPrompts:
 
 def prompts_record(categories: tuple[str, ...]) -> dict[str, dict]:
     """The prompts of `categories` as recorded in the results and in the prompt cache's manifest."""
-    return {category: category_prompts(category).as_dict() for category in categories}
+    return {category: category_prompts(category).to_dict() for category in categories}

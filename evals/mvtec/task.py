@@ -29,7 +29,7 @@ from models.capabilities import Capabilities
 from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
 from ..errors import DataError, MissingResources, UsageError
 from ..paper import paper_values
-from ..params import TaskParams, evaluation_only
+from ..params import Params, TaskParams, evaluation_only
 from . import examples
 from .categories import CATEGORIES, parse_categories
 from .dataset import load_mvtec_dataset, read_bgr
@@ -52,7 +52,7 @@ from .protocol import (
     RESCORE_TEMPERATURE,
     known_saliency_weights,
 )
-from .saa_prompts import category_prompts, prompts_record
+from .saa_prompts import CategoryPrompts, category_prompts
 
 # The command line imports this module for --help: the SAM stage (anomaly_map.py) and the detection stage
 # (detect.py: Grounding DINO, WideResNet-50-2) import torch, so they are imported where they are used.
@@ -93,19 +93,35 @@ def manifest_section(cache: PromptCache, manifest: dict, key: str) -> dict:
 
 
 @dataclass(frozen=True)
+class PromptCacheIdentity(Params):
+    """What a run knows of the prompt cache it reads (detector boxes, saliency maps): from its manifest.json, which
+    `--detect mvtec` writes (detect.py detection_manifest); every field None while the cache is not there yet."""
+
+    identity_sha256: str | None = None  # prompt_cache.identity_sha256: the manifest less its volatile keys, hashed
+    trained: bool | None = None  # manifest "trained": detector and saliency backbone from trained weights
+    detector_backbone: str | None = None  # manifest "detector" "backbone" (SAA+: Swin-T)
+    detector_weights_sha256: str | None = None  # manifest "detector" "weights_sha256"
+    saliency_weights_sha256: str | None = None  # manifest "saliency" "weights_sha256"
+    saliency_weights: str | None = None  # which published file that is (protocol.known_saliency_weights)
+    # manifest "protocol": the detection stage's settings as the cache's maker recorded them (protocol.py
+    # detection_protocol, prose included), copied as they are
+    protocol: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class MVTecParams(TaskParams):
     protocol: str = "saa_plus"  # or "external" (any method's maps, `predictions_dir`)
     categories: tuple[str, ...] = CATEGORIES
     eval_resolution: int = EVAL_RESOLUTION
     predictions_dir: str | None = None  # external
-    # saa_plus (sources: protocol.py): SAM's input colour order, the text prompts per category, SAM's outputs, the
-    # rescoring temperature and the identity of the prompt cache (detector boxes, saliency maps) read
+    # saa_plus (sources: protocol.py): SAM's input colour order, the text prompts per category (saa_prompts.py), SAM's
+    # outputs, the rescoring temperature and the identity of the prompt cache (detector boxes, saliency maps) read
     color_order: str | None = None
-    prompts: dict[str, Any] | None = None
+    prompts: dict[str, CategoryPrompts] | None = None  # category -> its prompts
     multimask_output: bool | None = None
     mask_threshold: float | None = None
     rescore_temperature: float | None = None
-    prompt_cache: dict[str, Any] | None = None
+    prompt_cache: PromptCacheIdentity | None = None
     prompt_cache_dir: str | None = evaluation_only(None)  # where the cache is: its identity is `prompt_cache`
     paper_comparable: bool = False
 
@@ -127,25 +143,25 @@ def mvtec_params(color_order: str = DEFAULT_COLOR_ORDER, categories: tuple[str, 
     cache = PromptCache(prompt_dir)
     present = cache.exists() or not missing_ok
     manifest = cache.manifest() if present else {}
-    prompts = prompts_record(categories)
+    prompts = {category: category_prompts(category) for category in categories}
     made_with = manifest_section(cache, manifest, "prompts")
-    stale = [c for c in categories if made_with.get(c) != prompts[c]] if present else []
+    stale = [c for c in categories if made_with.get(c) != prompts[c].to_dict()] if present else []
     if stale:
         raise PromptCacheError(f"{prompt_dir} was made with other prompts for {', '.join(stale)}; make it again "
                                f"(into another --mvtec-prompts folder, or delete this one)")  # fmt: skip
     detector, saliency = manifest_section(cache, manifest, "detector"), manifest_section(cache, manifest, "saliency")
-    prompt_cache = {
-        "identity_sha256": identity_sha256(manifest) if present else None,
-        "trained": manifest.get("trained"),
-        "detector_backbone": detector.get("backbone"),
-        "detector_weights_sha256": detector.get("weights_sha256"),
-        "saliency_weights_sha256": saliency.get("weights_sha256"),
-        "saliency_weights": known_saliency_weights(saliency.get("weights_sha256")) if present else None,
-        "protocol": manifest.get("protocol"),
-    }  # fmt: skip
+    prompt_cache = PromptCacheIdentity(
+        identity_sha256=identity_sha256(manifest) if present else None,
+        trained=manifest.get("trained"),
+        detector_backbone=detector.get("backbone"),
+        detector_weights_sha256=detector.get("weights_sha256"),
+        saliency_weights_sha256=saliency.get("weights_sha256"),
+        saliency_weights=known_saliency_weights(saliency.get("weights_sha256")) if present else None,
+        protocol=manifest.get("protocol"),
+    )  # fmt: skip
     paper_comparable = (
         color_order == DEFAULT_COLOR_ORDER and categories == CATEGORIES and manifest.get("trained") is True
-        and prompt_cache["detector_backbone"] == "Swin-T"
+        and prompt_cache.detector_backbone == PAPER_DETECTOR_BACKBONE
     )  # fmt: skip
     return MVTecParams(categories=categories, color_order=color_order, prompts=prompts,
                        multimask_output=MULTIMASK_OUTPUT, mask_threshold=MASK_THRESHOLD,
@@ -196,7 +212,7 @@ class MVTecTask(Task):
         subset = subset_label(self.categories)
         if subset is not None:
             parts.append(subset)
-        if self.params.protocol == "saa_plus" and self.params.prompt_cache["trained"] is not True:
+        if self.params.protocol == "saa_plus" and self.params.prompt_cache.trained is not True:
             parts.append("untrained-prompts")
         return "-".join(parts) or None
 
@@ -211,9 +227,9 @@ class MVTecTask(Task):
             parts.append(f"subset: {len(self.categories)} of {len(CATEGORIES)} categories{named}")
         if params.protocol == "saa_plus":
             cache = params.prompt_cache
-            if cache["trained"] is not True:
+            if cache.trained is not True:
                 parts.append("prompts from an untrained detector")
-            elif cache.get("detector_backbone") != PAPER_DETECTOR_BACKBONE:
+            elif cache.detector_backbone != PAPER_DETECTOR_BACKBONE:
                 parts.append(f"prompts from another detector than SAA+'s (Grounding DINO {PAPER_DETECTOR_BACKBONE})")
         return ", ".join(parts) or None
 
@@ -307,7 +323,7 @@ class MVTecTask(Task):
         from .anomaly_map import anomaly_map  # torch: only once a model runs
 
         bgr, entry = inputs
-        k_mask = category_prompts(sample.data.category).k_mask
+        k_mask = self.params.prompts[sample.data.category].k_mask
         result = anomaly_map(model, bgr, entry, k_mask, self.params.color_order)
         return {
             "anomaly_map": result.anomaly_map,

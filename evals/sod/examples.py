@@ -10,6 +10,7 @@ import numpy as np
 from segment_anything.utils.amg import build_point_grid
 
 from .. import visual
+from ..protocols.amg import AmgParams
 from .dataset import SODImage, read_mask_reference
 from .folders import read_gray
 from .metrics import mean_absolute_error
@@ -31,15 +32,15 @@ def point_grid(points_per_side: int, height: int, width: int) -> np.ndarray:
     return build_point_grid(points_per_side) * np.array([width, height])
 
 
-def draw(protocol: str, amg: dict | None, image: SODImage, prediction: dict) -> dict[str, np.ndarray]:
+def draw(protocol: str, amg: AmgParams | None, image: SODImage, prediction: dict) -> dict[str, np.ndarray]:
     """`amg`: the run's automatic-mask-generator parameters (None: the masks came from elsewhere)."""
     truth = read_gray(image.mask_path)
     rgb = visual.read_rgb(image.image_path)
     rgb = visual.blank(*truth.shape) if rgb is None else visual.resize_to(rgb, truth.shape)
     prompts = {"image": rgb}
     if amg is not None:
-        grid = point_grid(amg["points_per_side"], *truth.shape)
-        prompts = {f"image and the {amg['points_per_side']}x{amg['points_per_side']} point grid":
+        grid = point_grid(amg.points_per_side, *truth.shape)
+        prompts = {f"image and the {amg.points_per_side}x{amg.points_per_side} point grid":
                    visual.draw_points(rgb, grid, 0)}  # fmt: skip
     predicted = "chosen mask (oracle: best Dice with the ground truth)" if protocol == "oracle" else "saliency map"
     saliency = np.asarray(prediction["saliency"])

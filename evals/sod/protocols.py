@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..protocols.amg import AMG_DEFAULTS as SAM_AMG_DEFAULTS
+from ..protocols.amg import AmgParams
 
 REFERENCE_CODE = "LiuTingWed/SAM-Not-Perfect@cf40652ff4f2413b1ad2be0928d183fb6dc320d3"
 PROTOCOLS = ("oracle", "saliency")
@@ -37,7 +37,7 @@ EXTERNAL = "external"  # --predictions DIR of finished saliency maps: no AMG, no
 # SAM-Not-Perfect's vendored copy); SAM-Not-Perfect scripts/amg.py sets none of them (get_amg_kwargs drops every
 # option left at None), so all defaults apply: 32 x 32 points, predicted IoU >= 0.88, stability >= 0.95, box NMS
 # 0.7, no crops, no small-region removal. points_per_batch changes only speed and memory.
-AMG_DEFAULTS: dict = dict(SAM_AMG_DEFAULTS)
+AMG_PARAMS = AmgParams()
 
 # --- oracle: SAM-Not-Perfect scripts/sam_dice_f1_mae.py ------------------------------------------------------
 # normalize_pil: ``gt = gt / (gt.max() + 1e-8); gt = np.where(gt > 0.5, 1, 0)`` (mask read by binary_loader:

@@ -17,7 +17,7 @@ The oracle protocol selects each image's mask WITH THE GROUND TRUTH: its number 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
 from ..errors import DataError, UsageError
 from ..paper import paper_values
 from ..params import TaskParams, evaluation_only
+from ..protocols.amg import AmgParams
 from .amg_folders import read_amg_folder, require_scores
 from .dataset import (
     DEFAULT_DATASET,
@@ -41,7 +42,7 @@ from .dataset import (
 )
 from .folders import read_gray
 from .protocols import (
-    AMG_DEFAULTS,
+    AMG_PARAMS,
     BOUNDARY_CONNECTIVITY_SIGMA,
     EXTERNAL,
     NO_MASK_MAE,
@@ -83,9 +84,9 @@ class SodParams(TaskParams):
     dataset: str = DEFAULT_DATASET
     protocol: str = "oracle"  # oracle, saliency (from AMG masks) or EXTERNAL (finished maps, --predictions DIR)
     oracle: bool = True
-    # SamAutomaticMaskGenerator's arguments; None: the AMG masks are read from `predictions_dir` (SAM-Not-Perfect's
-    # amg.py output) or the maps are finished (EXTERNAL)
-    amg: dict[str, Any] | None = field(default_factory=lambda: dict(AMG_DEFAULTS))
+    # SamAutomaticMaskGenerator's arguments (AMG_PARAMS: SAM-Not-Perfect amg.py's, every default); None: the AMG
+    # masks are read from `predictions_dir` (SAM-Not-Perfect's amg.py output) or the maps are finished (EXTERNAL)
+    amg: AmgParams | None = AMG_PARAMS
     predictions_dir: str | None = None
     no_mask_mae: float | None = NO_MASK_MAE  # oracle: an image's MAE when the AMG finds no mask
     boundary_connectivity_sigma: float | None = None  # saliency: the weight's sigma (BOUNDARY_CONNECTIVITY_SIGMA)
@@ -100,22 +101,20 @@ def sod_params(
     predictions_dir: Path | None = None,
 ) -> SodParams:
     """Every parameter of a run. `protocol`: oracle, saliency or external (--predictions DIR of finished maps);
-    `amg`: SamAutomaticMaskGenerator arguments overriding AMG_DEFAULTS; `predictions_dir`: with oracle / saliency,
-    SAM-Not-Perfect's amg.py output folders are read from it instead of running a model."""
+    `amg`: SamAutomaticMaskGenerator arguments overriding AMG_PARAMS (a name that is not one is a UsageError);
+    `predictions_dir`: with oracle / saliency, SAM-Not-Perfect's amg.py output folders are read from it instead of
+    running a model."""
     if protocol not in (*PROTOCOLS, EXTERNAL):
         raise UsageError(f"unknown SOD protocol {protocol!r}; known: {', '.join((*PROTOCOLS, EXTERNAL))}")
-    unknown = set(amg or {}) - set(AMG_DEFAULTS)
-    if unknown:
-        raise UsageError(f"unknown AMG parameter(s) {sorted(unknown)}; known: {', '.join(AMG_DEFAULTS)}")
+    amg_params = AMG_PARAMS.replace(**(amg or {}))
     common = dict(dataset=dataset, protocol=protocol, oracle=protocol == "oracle",
                   predictions_dir=None if predictions_dir is None else str(predictions_dir))  # fmt: skip
     if protocol == EXTERNAL:
         return SodParams(**common, amg=None, no_mask_mae=None, reported_mae="pysodmetrics", paper_comparable=False)
     if predictions_dir is None:
-        amg_params = {**AMG_DEFAULTS, **(amg or {})}
-        if amg_params["points_per_side"] < 1 or amg_params["points_per_batch"] < 1:
+        if amg_params.points_per_side < 1 or amg_params.points_per_batch < 1:
             raise UsageError("--sod-amg-points-per-side and --sod-amg-points-per-batch must be positive")
-        default_amg = all(amg_params[k] == v for k, v in AMG_DEFAULTS.items() if k != "points_per_batch")
+        default_amg = amg_params.replace(points_per_batch=AMG_PARAMS.points_per_batch) == AMG_PARAMS  # speed only
     else:
         amg_params, default_amg = None, False  # unknown settings
     paper_comparable = protocol == "oracle" and dataset == DEFAULT_DATASET and default_amg
@@ -184,8 +183,8 @@ class SODTask(Task):
         if self.protocol == EXTERNAL:
             return None if dataset == DEFAULT_DATASET else dataset
         label = self.protocol if dataset == DEFAULT_DATASET else f"{self.protocol}-{dataset}"
-        points = (self.params.amg or {}).get("points_per_side", AMG_DEFAULTS["points_per_side"])
-        return label if points == AMG_DEFAULTS["points_per_side"] else f"{label}-amg{points}"
+        points = (self.params.amg or AMG_PARAMS).points_per_side
+        return label if points == AMG_PARAMS.points_per_side else f"{label}-amg{points}"
 
     def variant_label(self) -> str | None:
         """`variant` in words: "oracle protocol (mask chosen with the ground truth), 4x4 point grid (paper: 32x32)"."""
@@ -194,8 +193,8 @@ class SODTask(Task):
             parts.append(PROTOCOL_WORDS.get(self.protocol, f"{self.protocol} protocol"))
         if dataset != DEFAULT_DATASET:
             parts.append(f"dataset {dataset} (paper: {DEFAULT_DATASET})")
-        points, paper_points = (self.params.amg or {}).get("points_per_side"), AMG_DEFAULTS["points_per_side"]
-        if self.protocol != EXTERNAL and points is not None and points != paper_points:
+        points, paper_points = (self.params.amg or AMG_PARAMS).points_per_side, AMG_PARAMS.points_per_side
+        if self.protocol != EXTERNAL and points != paper_points:
             parts.append(f"{points}x{points} point grid (paper: {paper_points}x{paper_points})")
         return ", ".join(parts) or None
 
@@ -213,9 +212,9 @@ class SODTask(Task):
                                 "bound); saliency: GT-free weighted vote of the AMG masks. Default: oracle with a "
                                 "model; with --predictions, DIR holds finished <stem>.png maps unless a protocol "
                                 "is given (then SAM-Not-Perfect amg.py folders <stem>/<i>.png)")
-        group.add_argument("--sod-amg-points-per-side", type=int, default=AMG_DEFAULTS["points_per_side"],
+        group.add_argument("--sod-amg-points-per-side", type=int, default=AMG_PARAMS.points_per_side,
                            help="AMG point grid (SAM default 32; lower only for quick checks)")
-        group.add_argument("--sod-amg-points-per-batch", type=int, default=AMG_DEFAULTS["points_per_batch"],
+        group.add_argument("--sod-amg-points-per-batch", type=int, default=AMG_PARAMS.points_per_batch,
                            help="AMG points per decoder batch (speed / memory only)")  # fmt: skip
 
     @classmethod
@@ -254,7 +253,7 @@ class SODTask(Task):
     def predict(self, model: PromptModel, sample: Sample, image: np.ndarray) -> dict:
         if self.params.amg is None:
             raise ValueError(f"SOD protocol {self.protocol!r} with these parameters scores saved predictions, no model")
-        records = model.generate(image, **self.params.amg)
+        records = model.generate(image, **self.params.amg.to_dict())
         return self.prediction_from_masks(records, sample)
 
     def prediction_from_masks(self, records: list[dict], sample: Sample) -> dict:

@@ -21,19 +21,18 @@ package (the command line reads the options first); the adapters import them whe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ..base import Requirement
 from . import cotracker, pips
-from .base import PointTracker, TrackerOptionError, TrackerUnavailable, Tracks
-from .cotracker import CoTrackerTracker, cotracker_params
-from .lk import LucasKanadeTracker
-from .pips import PipsTracker, pips_params
+from .base import PointTracker, TrackerOptionError, TrackerSettings, TrackerUnavailable, Tracks
+from .cotracker import CoTrackerSettings, CoTrackerTracker, cotracker_params
+from .lk import LkSettings, LucasKanadeTracker
+from .pips import PipsSettings, PipsTracker, pips_params
 
 TRACKERS = ("pips", "cotracker", "lk")
 
 
-def tracker_params(name: str, checkpoint: Path | str | None = None, require_weights: bool = True) -> dict[str, Any]:
+def tracker_params(name: str, checkpoint: Path | str | None = None, require_weights: bool = True) -> TrackerSettings:
     """What `build_tracker(name, checkpoint)` would track with, without loading it (checks the weight file; without
     `require_weights`, missing weights are recorded with sha256 None and left to `tracker_requirements`)."""
     if name == "lk":
@@ -47,13 +46,13 @@ def tracker_params(name: str, checkpoint: Path | str | None = None, require_weig
     raise ValueError(f"unknown tracker {name!r}; known: {', '.join(TRACKERS)}")
 
 
-def tracker_requirements(settings: dict[str, Any]) -> list[Requirement]:
+def tracker_requirements(settings: TrackerSettings) -> list[Requirement]:
     """What the tracker of `settings` (a task's recorded `tracker_params`) needs that a user installs: its weights
     file and its code, importable (lk: nothing)."""
-    if settings["tracker"] == "pips":
-        return pips.requirements(settings["checkpoint"])
-    if settings["tracker"] == "cotracker":
-        return cotracker.requirements(settings["checkpoint"])
+    if isinstance(settings, PipsSettings):
+        return pips.requirements(settings.checkpoint)
+    if isinstance(settings, CoTrackerSettings):
+        return cotracker.requirements(settings.checkpoint)
     return []
 
 
@@ -74,20 +73,23 @@ class LazyTracker:
     def __init__(self):
         self._built: tuple[str, PointTracker] | None = None  # (device, tracker)
 
-    def get(self, settings: dict[str, Any], device) -> PointTracker:
+    def get(self, settings: TrackerSettings, device) -> PointTracker:
         """`settings`: the task's recorded `tracker_params`. The weights loaded must be the ones recorded there (the
         run's predictions are stored under those settings)."""
         if self._built is None or self._built[0] != str(device):
-            tracker = build_tracker(settings["tracker"], settings.get("checkpoint"), str(device))
-            recorded, loaded = settings.get("checkpoint_sha256"), tracker.params.get("checkpoint_sha256")
-            if "checkpoint_sha256" in settings and recorded != loaded:
+            weighted = isinstance(settings, (PipsSettings, CoTrackerSettings))
+            tracker = build_tracker(settings.tracker, settings.checkpoint if weighted else None, str(device))
+            loaded = tracker.params
+            if weighted and settings.checkpoint_sha256 != loaded.checkpoint_sha256:
+                recorded = settings.checkpoint_sha256
                 was = "missing" if recorded is None else f"sha256 {recorded[:12]}..."
-                raise TrackerUnavailable(f"tracker weights {tracker.params.get('checkpoint')} changed since this run's "
-                                         f"settings were read ({was}, now sha256 {str(loaded)[:12]}...): run the "
+                raise TrackerUnavailable(f"tracker weights {loaded.checkpoint} changed since this run's settings were "
+                                         f"read ({was}, now sha256 {str(loaded.checkpoint_sha256)[:12]}...): run the "
                                          "command again")  # fmt: skip
             self._built = (str(device), tracker)
         return self._built[1]
 
 
-__all__ = ["TRACKERS", "LazyTracker", "PointTracker", "TrackerOptionError", "TrackerUnavailable", "Tracks",
-           "build_tracker", "tracker_params", "tracker_requirements"]  # fmt: skip
+__all__ = ["TRACKERS", "CoTrackerSettings", "LazyTracker", "LkSettings", "PipsSettings", "PointTracker",
+           "TrackerOptionError", "TrackerSettings", "TrackerUnavailable", "Tracks", "build_tracker", "tracker_params",
+           "tracker_requirements"]  # fmt: skip

@@ -7,7 +7,7 @@ come from the first annotated frame), so a tracker only tracks forward in time.
     tracks = tracker.track(frames, query_points)   # frames T x H x W x 3 uint8 RGB, query_points N x 2 (x, y)
     tracks.trajectories                             # T x N x 2 float32 (x, y) pixels of `frames`
     tracks.visibilities                             # T x N bool
-    tracker.name, tracker.params                    # recorded in the results
+    tracker.name, tracker.params                    # its TrackerSettings, recorded in the results
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import numpy as np
 from models.errors import SamzeroError
 
 from ..errors import UsageError
+from ..params import Params
 
 
 class TrackerUnavailable(SamzeroError, RuntimeError):
@@ -85,13 +86,32 @@ class Tracks:
             )
 
 
+@dataclass(frozen=True)
+class TrackerSettings(Params):
+    """Every setting of a point tracker that changes the tracks: recorded with a run's parameters (the task's
+    `tracker`) and in its prediction store. Each tracker's are a subclass whose `tracker` default names it (LkSettings,
+    PipsSettings, CoTrackerSettings); `TrackerSettings.from_dict` reads a record into the one it names."""
+
+    tracker: str  # the `--tracker` name
+
+    @classmethod
+    def from_dict(cls, recorded: dict[str, Any]) -> TrackerSettings:
+        if cls is not TrackerSettings:
+            return super().from_dict(recorded)
+        kinds = {kind.__dataclass_fields__["tracker"].default: kind for kind in cls.__subclasses__()}
+        name = recorded.get("tracker") if isinstance(recorded, dict) else None
+        if name not in kinds:
+            raise ValueError(f"recorded tracker settings name the tracker {name!r}; known: {', '.join(kinds)}")
+        return kinds[name].from_dict(recorded)
+
+
 class PointTracker(ABC):
     name: str  # the `--tracker` key
 
     @property
     @abstractmethod
-    def params(self) -> dict[str, Any]:
-        """Every setting that changes the tracks (JSON-able): recorded in the results and the prediction store."""
+    def params(self) -> TrackerSettings:
+        """Every setting that changes the tracks: recorded in the results and the prediction store."""
 
     @abstractmethod
     def track(self, frames: np.ndarray, query_points: np.ndarray) -> Tracks:

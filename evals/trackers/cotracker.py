@@ -28,13 +28,23 @@ SAM-PT uses it.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..base import Requirement
-from .base import PointTracker, TrackerUnavailable, Tracks, check_inputs, file_sha256, import_problem, load_weights
+from .base import (
+    PointTracker,
+    TrackerSettings,
+    TrackerUnavailable,
+    Tracks,
+    check_inputs,
+    file_sha256,
+    import_problem,
+    load_weights,
+)
 
 if TYPE_CHECKING:  # torch is imported where it is used: the command line reads tracker options without it
     import torch
@@ -107,7 +117,22 @@ def requirements(checkpoint: Path | str) -> list[Requirement]:
     ]  # fmt: skip
 
 
-def cotracker_params(checkpoint: Path | str | None, require_weights: bool = True) -> dict[str, Any]:
+@dataclass(frozen=True, kw_only=True)
+class CoTrackerSettings(TrackerSettings):
+    """`cotracker`'s settings: SAM-PT's (their sources: the comment above the constants)."""
+
+    tracker: str = "cotracker"
+    checkpoint: str  # the weights file (--tracker-checkpoint): its name selects the architecture
+    checkpoint_sha256: str | None  # its sha256; None: missing when the run was set up (the run then stops)
+    package: str = f"co-tracker@{COTRACKER_COMMIT} (CoTracker v1)"  # the code that tracks
+    interp_shape: tuple[int, int] = INTERP_SHAPE
+    visibility_threshold: float = VISIBILITY_THRESHOLD
+    support_grid_size: int = SUPPORT_GRID_SIZE
+    support_grid_every_n_frames: int = SUPPORT_GRID_EVERY_N_FRAMES
+    iterations: int = ITERATIONS
+
+
+def cotracker_params(checkpoint: Path | str | None, require_weights: bool = True) -> CoTrackerSettings:
     """The tracker's settings; without `require_weights`, missing weights are recorded as such (sha256 None) for the
     run's requirement check to report, instead of raising here (a file name that names no architecture still
     raises)."""
@@ -117,17 +142,7 @@ def cotracker_params(checkpoint: Path | str | None, require_weights: bool = True
     else:
         checkpoint = check_checkpoint(given)
         sha256 = file_sha256(checkpoint)
-    return {
-        "tracker": "cotracker",
-        "checkpoint": str(checkpoint),
-        "checkpoint_sha256": sha256,
-        "package": f"co-tracker@{COTRACKER_COMMIT} (CoTracker v1)",
-        "interp_shape": list(INTERP_SHAPE),
-        "visibility_threshold": VISIBILITY_THRESHOLD,
-        "support_grid_size": SUPPORT_GRID_SIZE,
-        "support_grid_every_n_frames": SUPPORT_GRID_EVERY_N_FRAMES,
-        "iterations": ITERATIONS,
-    }
+    return CoTrackerSettings(checkpoint=str(checkpoint), checkpoint_sha256=sha256)
 
 
 class CoTrackerTracker(PointTracker):
@@ -138,7 +153,7 @@ class CoTrackerTracker(PointTracker):
 
         self._params = cotracker_params(checkpoint)
         build_module, self._core = import_cotracker()
-        path = self._params["checkpoint"]
+        path = self._params.checkpoint
         build = getattr(build_module, builder_name(path), None)
         if build is None:
             raise TrackerUnavailable(f"the installed cotracker has no {builder_name(path)} (not CoTracker v1, the "
@@ -156,8 +171,8 @@ class CoTrackerTracker(PointTracker):
         self.model = model.to(self.device).eval()
 
     @property
-    def params(self) -> dict[str, Any]:
-        return dict(self._params)
+    def params(self) -> CoTrackerSettings:
+        return self._params
 
     def _queries(self, query_points: np.ndarray, n_frames: int, scale_xy: np.ndarray) -> torch.Tensor:
         """1 x (N + support) x 3 (t, x, y) at the interp shape: the query points on frame 0, then the support

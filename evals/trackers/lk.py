@@ -13,12 +13,12 @@ keeps its last position.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from .base import PointTracker, Tracks, check_inputs
+from .base import PointTracker, TrackerSettings, Tracks, check_inputs
 
 # Window, pyramid and forward-backward threshold chosen here on the three DAVIS-2016 sample sequences (blackswan,
 # dog, libby; frames at 1024 px width; 50 random points in the first mask): a 31x31 window on 5 pyramid levels
@@ -32,6 +32,19 @@ EPSILON = 0.01
 FB_THRESHOLD_PX = 1.0  # forward-backward error above which a point is lost (pixels of the tracked frames)
 
 
+@dataclass(frozen=True)
+class LkSettings(TrackerSettings):
+    """`lk`'s settings (chosen here, above; no reference)."""
+
+    tracker: str = "lk"
+    window_px: int = WINDOW_PX  # calcOpticalFlowPyrLK winSize (square)
+    pyramid_levels: int = PYRAMID_LEVELS  # maxLevel
+    max_iterations: int = MAX_ITERATIONS  # criteria: COUNT
+    epsilon: float = EPSILON  # criteria: EPS
+    fb_threshold_px: float = FB_THRESHOLD_PX
+    opencv: str = field(default_factory=lambda: cv2.__version__)  # the OpenCV that tracks (its LK may change)
+
+
 class LucasKanadeTracker(PointTracker):
     name = "lk"
 
@@ -42,16 +55,9 @@ class LucasKanadeTracker(PointTracker):
         self.fb_threshold_px = fb_threshold_px
 
     @property
-    def params(self) -> dict[str, Any]:
-        return {
-            "tracker": self.name,
-            "window_px": self.window_px,
-            "pyramid_levels": self.pyramid_levels,
-            "max_iterations": MAX_ITERATIONS,
-            "epsilon": EPSILON,
-            "fb_threshold_px": self.fb_threshold_px,
-            "opencv": cv2.__version__,
-        }
+    def params(self) -> LkSettings:
+        return LkSettings(window_px=self.window_px, pyramid_levels=self.pyramid_levels,
+                          fb_threshold_px=self.fb_threshold_px)  # fmt: skip
 
     def _flow(self, source: np.ndarray, target: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         moved, status, _ = cv2.calcOpticalFlowPyrLK(

@@ -37,13 +37,23 @@ from __future__ import annotations
 
 import importlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..base import Requirement
-from .base import PointTracker, TrackerUnavailable, Tracks, check_inputs, file_sha256, import_problem, load_weights
+from .base import (
+    PointTracker,
+    TrackerSettings,
+    TrackerUnavailable,
+    Tracks,
+    check_inputs,
+    file_sha256,
+    import_problem,
+    load_weights,
+)
 
 if TYPE_CHECKING:  # torch is imported where it is used: the command line reads tracker options without it
     import torch
@@ -127,7 +137,22 @@ def _resolvable(path: Path | str) -> bool:
     return True
 
 
-def pips_params(checkpoint: Path | str | None, require_weights: bool = True) -> dict[str, Any]:
+@dataclass(frozen=True, kw_only=True)
+class PipsSettings(TrackerSettings):
+    """`pips`'s settings: SAM-PT v1's (their sources: the comment above the constants)."""
+
+    tracker: str = "pips"
+    checkpoint: str  # the weights file (--tracker-checkpoint, resolved to the .pth)
+    checkpoint_sha256: str | None  # its sha256; None: missing when the run was set up (the run then stops)
+    stride: int = STRIDE
+    window: int = WINDOW
+    iterations: int = ITERATIONS
+    next_anchor_visibility: float = NEXT_ANCHOR_VISIBILITY
+    next_anchor_visibility_step: float = NEXT_ANCHOR_VISIBILITY_STEP
+    visibility_threshold: float = VISIBILITY_THRESHOLD
+
+
+def pips_params(checkpoint: Path | str | None, require_weights: bool = True) -> PipsSettings:
     """The tracker's settings; without `require_weights`, missing weights are recorded as such (sha256 None) for the
     run's requirement check to report, instead of raising here."""
     given = checkpoint or DEFAULT_CHECKPOINT
@@ -136,17 +161,7 @@ def pips_params(checkpoint: Path | str | None, require_weights: bool = True) -> 
     else:
         checkpoint = resolve_checkpoint(given)
         sha256 = file_sha256(checkpoint)
-    return {
-        "tracker": "pips",
-        "checkpoint": str(checkpoint),
-        "checkpoint_sha256": sha256,
-        "stride": STRIDE,
-        "window": WINDOW,
-        "iterations": ITERATIONS,
-        "next_anchor_visibility": NEXT_ANCHOR_VISIBILITY,
-        "next_anchor_visibility_step": NEXT_ANCHOR_VISIBILITY_STEP,
-        "visibility_threshold": VISIBILITY_THRESHOLD,
-    }
+    return PipsSettings(checkpoint=str(checkpoint), checkpoint_sha256=sha256)
 
 
 class PipsTracker(PointTracker):
@@ -156,27 +171,26 @@ class PipsTracker(PointTracker):
         import torch  # here, not at import: the command line reads tracker options without torch
 
         self._params = pips_params(checkpoint)
-        pips_class, module_name = import_pips_class()
-        self._params["module"] = module_name
+        pips_class, self.module_name = import_pips_class()  # which checkout's class (not a setting: same network)
         self.device = torch.device(device)
         self.model = pips_class(S=WINDOW, stride=STRIDE)
         # weights_only: the official file holds state dicts only (module docstring); nothing in it is executed.
-        state = load_weights(self._params["checkpoint"], "PIPS checkpoint", CHECKPOINT_SOURCE)
+        state = load_weights(self._params.checkpoint, "PIPS checkpoint", CHECKPOINT_SOURCE)
         state = state.get("model_state_dict", state)
         if not isinstance(state, dict):
-            raise TrackerUnavailable(f"PIPS checkpoint {self._params['checkpoint']}: its model_state_dict is a "
+            raise TrackerUnavailable(f"PIPS checkpoint {self._params.checkpoint}: its model_state_dict is a "
                                      f"{type(state).__name__}, not a state dict: not the PIPS reference model?")
         # The official loader (saverloader.load) loads with strict=False; a weight the network lacks is still an
         # error here, never a silently random layer.
         missing, _ = self.model.load_state_dict(state, strict=False)
         if missing:
-            raise TrackerUnavailable(f"PIPS checkpoint {self._params['checkpoint']} lacks {len(missing)} weights of "
+            raise TrackerUnavailable(f"PIPS checkpoint {self._params.checkpoint} lacks {len(missing)} weights of "
                                      f"the network, e.g. {missing[:3]}: not the PIPS reference model?")  # fmt: skip
         self.model.to(self.device).eval()
 
     @property
-    def params(self) -> dict[str, Any]:
-        return dict(self._params)
+    def params(self) -> PipsSettings:
+        return self._params
 
     def _window(self, video: torch.Tensor, start: int) -> tuple[torch.Tensor, int]:
         """Frames start .. start+S-1 (1 x S x 3 x H x W), the last real frame repeated past the end; and how

@@ -13,10 +13,7 @@ Sources, all in SysCV/sam-pt at commit c17ab94 (v1, as the DAVIS task; see evals
 """
 from __future__ import annotations
 
-from typing import Any
-
-from ..protocols.amg import AMG_DEFAULTS
-
+from ..protocols.amg import AmgParams
 from ..protocols.sam_pt.options import SamPtOptions
 
 # datasets/builtin.py, _PREDEFINED_SPLITS_UVO_V1["uvo_v1_val"]: frames under UVOv1.0/uvo_videos_dense_frames/, the
@@ -33,7 +30,7 @@ MAX_LONGER_SIDE = 1333
 
 # vis_eval_root.yaml, model.sam_generator (segment_anything's SamAutomaticMaskGenerator, the model under test).
 # Every value there equals the generator's own default.
-AMG_PARAMS: dict[str, Any] = dict(AMG_DEFAULTS)
+AMG_PARAMS = AmgParams()
 # vis_eval_root.yaml, model.max_num_masks: 100 -- the adapter keeps `result_records[:max_num_masks]` of the AMG's
 # output, in the AMG's order: with crop_n_layers 0, segment_anything 1.0's generate returns the masks in the order
 # of its box NMS (torchvision batched_nms, scores = predicted IoU), i.e. by predicted IoU, highest first.

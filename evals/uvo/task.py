@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,8 +25,9 @@ from ..base import Column, Dataset, Evaluator, Requirement, Sample, Task
 from ..errors import DataError, UsageError
 from ..paper import paper_values
 from ..params import TaskParams
+from ..protocols.amg import AmgParams
 from ..protocols.sam_pt.options import SamPtOptions, sam_pt_notes
-from ..trackers import LazyTracker, tracker_params, tracker_requirements
+from ..trackers import LazyTracker, TrackerSettings, tracker_params, tracker_requirements
 from ..trackers.options import DEFAULT_TRACKER, add_tracker_arguments, tracker_notes
 from .dataset import UvoVideo, annotations_path, load_uvo_videos, read_json, uvo_requirements, uvo_root
 from .frames import read_working_frame
@@ -54,10 +55,10 @@ class UvoParams(TaskParams):
     masks_from: str = SAM_PT  # or PREDICTIONS
     shorter_side: int = SHORTER_SIDE  # the working frames' size (frames.py)
     max_longer_side: int = MAX_LONGER_SIDE
-    amg: dict[str, Any] | None = None  # SAM_PT: the automatic mask generator's arguments on frame 0
+    amg: AmgParams | None = None  # SAM_PT: the automatic mask generator's arguments on frame 0 (AMG_PARAMS)
     max_tracks: int = MAX_TRACKS
     sam_pt: SamPtOptions | None = None  # SAM_PT: SAM-PT's options (SAM_PT_VIS_OPTIONS for the paper's protocol)
-    tracker: dict[str, Any] | None = None  # SAM_PT: the tracker's settings (evals.trackers.tracker_params)
+    tracker: TrackerSettings | None = None  # SAM_PT: the tracker's settings (evals.trackers.tracker_params)
     predictions: str | None = None  # PREDICTIONS: the YouTube-VIS results file or its folder
 
 
@@ -92,17 +93,17 @@ class UvoTask(Task):
             **sam_pt_notes(),
             "frame_0": "SAM on it, scored",
             "track_score": "mean predicted IoU over all frames; -inf (ranked last) if some frame had no visible point",
-            **tracker_notes(self.params.tracker["tracker"]),
+            **tracker_notes(self.params.tracker.tracker),
         }  # fmt: skip
 
     def variant(self) -> str | None:
         """'lk', 'amg8', 'lk.amg8', ...: the choices that differ from SAM-PT v1's VIS protocol (None: none)."""
         if not self.runs_sam_pt:
             return None
-        tracker = self.params.tracker["tracker"]
+        tracker = self.params.tracker.tracker
         labels = [] if tracker == PROTOCOL_TRACKER else [tracker]
-        points = self.params.amg["points_per_side"]
-        if points != AMG_PARAMS["points_per_side"]:
+        points = self.params.amg.points_per_side
+        if points != AMG_PARAMS.points_per_side:
             labels.append(f"amg{points}")
         return ".".join(labels) or None
 
@@ -110,10 +111,10 @@ class UvoTask(Task):
         """`variant` in words: "LK tracker (paper: PIPS), 8x8 point grid (SAM-PT: 32x32)"."""
         if self.variant() is None:
             return None
-        tracker, parts = self.params.tracker["tracker"], []
+        tracker, parts = self.params.tracker.tracker, []
         if tracker != PROTOCOL_TRACKER:
             parts.append(f"{TRACKER_NAMES.get(tracker, tracker)} tracker (paper: {TRACKER_NAMES[PROTOCOL_TRACKER]})")
-        points, paper_points = self.params.amg["points_per_side"], AMG_PARAMS["points_per_side"]
+        points, paper_points = self.params.amg.points_per_side, AMG_PARAMS.points_per_side
         if points != paper_points:
             parts.append(f"{points}x{points} point grid (SAM-PT: {paper_points}x{paper_points})")
         return ", ".join(parts)
@@ -125,7 +126,7 @@ class UvoTask(Task):
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("uvo (SAM-PT on SAM's automatic masks)")
         add_tracker_arguments(group)
-        group.add_argument("--uvo-amg-points-per-side", type=int, default=AMG_PARAMS["points_per_side"],
+        group.add_argument("--uvo-amg-points-per-side", type=int, default=AMG_PARAMS.points_per_side,
                            help="automatic mask generator grid on frame 0 (SAM-PT: 32; other values are a "
                                 "labelled variant)")  # fmt: skip
 
@@ -139,13 +140,13 @@ class UvoTask(Task):
 
     @staticmethod
     def sam_pt_params(tracker: str = PROTOCOL_TRACKER, tracker_checkpoint: Path | None = None,
-                      amg_points_per_side: int = AMG_PARAMS["points_per_side"],
+                      amg_points_per_side: int = AMG_PARAMS.points_per_side,
                       require_weights: bool = True) -> UvoParams:  # fmt: skip
         """Every protocol parameter of a run (checks that the tracker's weights are there, unless `require_weights` is
         False: then they are recorded as missing and `requirements` reports them)."""
         if amg_points_per_side < 1:
             raise UsageError(f"--uvo-amg-points-per-side must be at least 1 (got {amg_points_per_side})")
-        return UvoParams(amg={**AMG_PARAMS, "points_per_side": amg_points_per_side}, sam_pt=SAM_PT_VIS_OPTIONS,
+        return UvoParams(amg=AMG_PARAMS.replace(points_per_side=amg_points_per_side), sam_pt=SAM_PT_VIS_OPTIONS,
                          tracker=tracker_params(tracker, tracker_checkpoint, require_weights))  # fmt: skip
 
     def requirements(self, data_root: Path) -> list[Requirement]:

@@ -17,13 +17,13 @@ The result is ytvis_eval.py's (and SAM-PT's instances_to_coco_json_video's) per-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from pycocotools import mask as mask_utils
 
 from models.prompt_model import PromptModel
 
+from ..protocols.amg import AmgParams
 from ..protocols.sam_pt.frames import resize_logits
 from ..protocols.sam_pt.options import SamPtOptions
 from ..protocols.sam_pt.query_points import object_query_points
@@ -57,19 +57,19 @@ def sam_pt_track_score(ious: list[float | None]) -> float | None:
     return float(np.mean(np.asarray(ious, dtype=np.float32)))  # float32, as SAM-PT's torch tensor
 
 
-def first_frame_masks(model: PromptModel, frame: np.ndarray, amg_params: dict[str, Any],
+def first_frame_masks(model: PromptModel, frame: np.ndarray, amg: AmgParams,
                       max_tracks: int) -> tuple[list[np.ndarray], int]:  # fmt: skip
     """The first `max_tracks` automatic masks of `frame` (the adapter's result_records[:max_num_masks])."""
-    records = model.generate(frame, **amg_params)
+    records = model.generate(frame, **amg.to_dict())
     return [np.asarray(r["segmentation"], dtype=bool) for r in records[:max_tracks]], len(records)
 
 
 def segment_video_instances(model: PromptModel, tracker: PointTracker, frames: np.ndarray,
-                            output_size: tuple[int, int], options: SamPtOptions, amg_params: dict[str, Any],
+                            output_size: tuple[int, int], options: SamPtOptions, amg: AmgParams,
                             max_tracks: int) -> VideoTracks:  # fmt: skip
     """frames: T x h x w x 3 uint8 RGB at the working size; output_size: (H, W) of the annotations."""
     n_frames, height, width = frames.shape[:3]
-    masks, num_generated = first_frame_masks(model, frames[0], amg_params, max_tracks)
+    masks, num_generated = first_frame_masks(model, frames[0], amg, max_tracks)
     rng = np.random.default_rng(options.seed)
     query_points = object_query_points(masks, options.positive_points, options.negative_points, rng,
                                        options.kmedoids_subsample)  # fmt: skip
