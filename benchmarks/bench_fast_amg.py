@@ -1,14 +1,17 @@
-"""The fast automatic mask generator (models/fast_amg.py) against segment-anything's, per image, at three keep rates.
+"""The fast automatic mask generator (models/fast_amg.py) against segment-anything's, at four keep rates of the
+predicted-IoU filter, records checked equal.
 
-    python benchmarks/bench_fast_amg.py [--models repvit,mobilesam] [--images 160x120,854x480] [--points-per-side 32]
+    python benchmarks/bench_fast_amg.py [--model mobilesam] [--image 160x120] [--repeats 2]          # per batch
+    python benchmarks/bench_fast_amg.py --whole [--model repvit] [--image 854x480] [--repeats 1]      # per image
+
+Per batch (the default): the two generators' `_process_batch` alternate on the same 64-point batch (batches 0, 5,
+10 and 15 of the 32x32 grid), so a load that drifts over the run hits both alike; seconds per batch, averaged.
+`--whole`: each generator's whole `generate` on the image, best of --repeats, one after the other (needs a quiet CPU).
 
 The weights are untrained. Their predicted IoUs spread around 0 (about -0.8 to 1.1), far from SAM's 0.88 threshold,
-which would keep almost nothing. So for each model and image, the candidates' predicted IoUs are decoded once, and
-the threshold is set to the quantile that keeps about 100% (no filter), 30% or 5% of them. The stability threshold is
-0, since untrained logits make every stability score small. That first pass (encoder, prompt encoder, official mask
-decoder, no mask upsampling) is timed too. Each row gives seconds per image (best of --repeats), the speed-up, the
-share of candidates that passed the IoU filter and of points with at least one such candidate (only those points'
-masks are upscaled and upsampled), and whether the records are identical.
+which would keep almost nothing. So the candidates' predicted IoUs are decoded first (official `_process_batch`, no
+filter) and the threshold is set to the quantile that keeps about 100% (no filter), 30%, 5% or 0% of them. The
+stability threshold is 0, since untrained logits make every stability score small.
 """
 from __future__ import annotations
 
@@ -33,71 +36,92 @@ IMAGES = {
     "160x120": REPO / "datasets/sample/DUTS-TE/DUTS-TE-Image/synthetic_0001.jpg",
     "854x480": REPO / "datasets/sample/DAVIS/JPEGImages/480p/blackswan/00000.jpg",
 }
-KEEP_RATES = (1.0, 0.3, 0.05)
+KEEP_RATES = (1.0, 0.3, 0.05, 0.0)
+POINTS_PER_SIDE, POINTS_PER_BATCH = 32, 64  # SamAutomaticMaskGenerator's defaults
+TIMED_BATCHES = (0, 5, 10, 15)
 
 
-@torch.inference_mode()
-def candidate_ious(model, image: np.ndarray, points_per_side: int, points_per_batch: int) -> np.ndarray:
-    """The predicted IoU of every candidate on the generator's grid (its decoding, without the mask side)."""
-    predictor, sam = model.predictor, model.network
-    predictor.set_image(image)
-    grid = build_point_grid(points_per_side) * np.array(image.shape[1::-1])
-    points = predictor.transform.apply_coords(grid, image.shape[:2])
-    ious = []
-    for start in range(0, len(points), points_per_batch):
-        batch = torch.as_tensor(points[start : start + points_per_batch], dtype=torch.float)[:, None]
-        labels = torch.ones(batch.shape[:2], dtype=torch.int)
-        sparse, dense = sam.prompt_encoder(points=(batch, labels), boxes=None, masks=None)
-        _, iou = sam.mask_decoder(image_embeddings=predictor.features, image_pe=sam.prompt_encoder.get_dense_pe(),
-                                  sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=True)  # fmt: skip
-        ious.append(iou.flatten())  # B x 3: the multimask candidates, as the generator decodes them
-    return torch.cat(ious).numpy()
+def iou_threshold(ious: np.ndarray, keep_rate: float) -> float:
+    """The threshold that keeps `keep_rate` of the candidates (the generator filters only above 0)."""
+    if keep_rate == 1.0:
+        return 0.0
+    return float(np.quantile(ious, 1.0 - keep_rate)) + (1e-3 if keep_rate == 0.0 else 0.0)
 
 
-def best_time(generate, repeats: int) -> tuple[float, list]:
-    times, records = [], None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        records = generate()
-        times.append(time.perf_counter() - started)
-    return min(times), records
+def assert_equal_batches(official, fast) -> None:
+    for key in official._stats:
+        a, b = official[key], fast[key]
+        assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b, key
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="repvit,mobilesam")
-    parser.add_argument("--images", default=",".join(IMAGES), help=f"among {', '.join(IMAGES)}")
-    parser.add_argument("--points-per-side", type=int, default=32)  # SamAutomaticMaskGenerator's default
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--model", default="mobilesam")
+    parser.add_argument("--image", default="160x120", choices=list(IMAGES))
+    parser.add_argument("--whole", action="store_true", help="time whole images, not alternating batches")
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    points_per_batch = 64  # SamAutomaticMaskGenerator's default
-    print(f"{torch.get_num_threads()} threads, {args.points_per_side}x{args.points_per_side} points", flush=True)
-    print("| model | image | candidates kept | points kept | official decoder, no masks (s) | official (s) | fast (s) "
-          "| speed-up | identical |")
-    print("|---|---|---|---|---|---|---|---|---|", flush=True)
-    for name in args.models.split(","):
-        model = load_prompt_model(name, untrained=True)
-        for image_name in args.images.split(","):
-            image = read_rgb(IMAGES[image_name])
+    model = load_prompt_model(args.model, untrained=True)
+    image = read_rgb(IMAGES[args.image])
+    size = image.shape[:2]
+    crop = [0, 0, size[1], size[0]]
+    grid = build_point_grid(POINTS_PER_SIDE) * np.array(size[::-1])
+    starts = range(0, len(grid), POINTS_PER_BATCH) if args.whole else [i * POINTS_PER_BATCH for i in TIMED_BATCHES]
+    unit = "image" if args.whole else "batch"
+    print(f"{args.model}, {args.image}, {torch.get_num_threads()} threads, per {unit}")
+    print(f"| candidates kept | IoU threshold | official s/{unit} | fast s/{unit} | speed-up |")
+    print("|---|---|---|---|---|", flush=True)
+    with torch.inference_mode():
+        unfiltered = SamAutomaticMaskGenerator(model.network, pred_iou_thresh=0.0, stability_score_thresh=0.0)
+        unfiltered.predictor.set_image(image)
+        ious = np.concatenate([unfiltered._process_batch(grid[s : s + POINTS_PER_BATCH], size, crop, size)["iou_preds"]
+                               .numpy() for s in starts])  # fmt: skip
+        for keep_rate in KEEP_RATES:
+            params = dict(points_per_side=POINTS_PER_SIDE, points_per_batch=POINTS_PER_BATCH,
+                          pred_iou_thresh=iou_threshold(ious, keep_rate), stability_score_thresh=0.0,
+                          output_mode="uncompressed_rle")  # records comparable with ==
+            generators = [SamAutomaticMaskGenerator(model.network, **params),
+                          FastSamAutomaticMaskGenerator(model.network, **params)]  # fmt: skip
+            if args.whole:
+                seconds = time_whole(generators, image, args.repeats)
+            else:
+                seconds = time_batches(generators, image, grid, starts, args.repeats)
+            kept = np.mean(ious > params["pred_iou_thresh"]) if params["pred_iou_thresh"] > 0.0 else 1.0
+            print(f"| {kept:.0%} | {params['pred_iou_thresh']:.4f} | {seconds[0]:.2f} | {seconds[1]:.2f} | "
+                  f"{seconds[0] / seconds[1]:.2f}x |", flush=True)
+
+
+def time_batches(generators, image: np.ndarray, grid: np.ndarray, starts, repeats: int) -> list[float]:
+    """Mean seconds per batch of each generator, alternating on every batch."""
+    size = image.shape[:2]
+    crop = [0, 0, size[1], size[0]]
+    for generator in generators:
+        generator.predictor.set_image(image)
+    seconds = [0.0, 0.0]
+    for start in starts:
+        for _ in range(repeats):
+            data = []
+            for i, generator in enumerate(generators):
+                started = time.perf_counter()
+                data.append(generator._process_batch(grid[start : start + POINTS_PER_BATCH], size, crop, size))
+                seconds[i] += time.perf_counter() - started
+            assert_equal_batches(*data)
+    return [s / (len(starts) * repeats) for s in seconds]
+
+
+def time_whole(generators, image: np.ndarray, repeats: int) -> list[float]:
+    """Best seconds per image of each generator, encoder included."""
+    seconds, records = [], []
+    for generator in generators:
+        times = []
+        for _ in range(repeats):
             started = time.perf_counter()
-            ious = candidate_ious(model, image, args.points_per_side, points_per_batch)
-            shared = time.perf_counter() - started
-            for keep_rate in KEEP_RATES:
-                threshold = 0.0 if keep_rate == 1.0 else float(np.quantile(ious, 1.0 - keep_rate))
-                # the generator filters only with a threshold above 0
-                passes = ious.reshape(-1, 3) > threshold if threshold > 0.0 else np.ones((len(ious) // 3, 3), bool)
-                kept, points_kept = float(np.mean(passes)), float(np.mean(passes.any(axis=1)))
-                params = dict(points_per_side=args.points_per_side, points_per_batch=points_per_batch,
-                              pred_iou_thresh=threshold, stability_score_thresh=0.0, output_mode="uncompressed_rle")  # fmt: skip
-                official_s, official = best_time(
-                    lambda: SamAutomaticMaskGenerator(model.network, **params).generate(image), args.repeats
-                )
-                fast_s, fast = best_time(
-                    lambda: FastSamAutomaticMaskGenerator(model.network, **params).generate(image), args.repeats
-                )
-                print(f"| {name} | {image_name} | {kept:.0%} (IoU > {threshold:.3f}) | {points_kept:.0%} | {shared:.1f} | "
-                      f"{official_s:.1f} | "
-                      f"{fast_s:.1f} | {official_s / fast_s:.2f}x | {'yes' if fast == official else 'NO'} |", flush=True)  # fmt: skip
+            found = generator.generate(image)
+            times.append(time.perf_counter() - started)
+        seconds.append(min(times))
+        records.append(found)
+    assert records[0] == records[1], "records differ"
+    return seconds
 
 
 if __name__ == "__main__":
