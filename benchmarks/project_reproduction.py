@@ -6,7 +6,11 @@ Reads every results JSON under the folders (run_eval.py's <task>/<run>.json, e.g
 writes) and prints markdown: a table of hours, rows = tasks, columns = models (provenance.model's `display` name;
 backend, precision and device are added where they are not eager / fp32 / the only device), each cell
 
-    full-dataset units x (predict_seconds + evaluate_seconds) / units of the run     (provenance.timings)
+    full-dataset units x (predict seconds per unit + evaluate_seconds / units of the run)     (provenance.timings)
+
+where the prediction's seconds per unit leave out the first sample (first_sample_seconds: CUDA context, kernel
+selection, lazy imports) when the run predicted more than one and recorded it, and include it otherwise (said in
+the second table);
 
 then the total per model and the task that dominates it, split into image encoder, the rest of the prediction
 (prompts, mask decoder, automatic mask generator, trackers) and scoring. A unit is an image, except for DAVIS and UVO:
@@ -21,9 +25,8 @@ Approximations, printed beside the numbers where they apply:
   not time. BENCHMARKS.md times the scorers on full-sized sets: each under a minute on 2 CPU cores.
 - the sample images are smaller than the full datasets' (the mask side of the automatic mask generator scales with
   the image size), and untrained weights (throughput.sh) make the generator keep almost no mask.
-- predict_seconds includes the first sample's one-time costs (nothing is warmed up before the timed loop: CUDA
-  context, kernel selection, lazy imports): over a handful of samples that overstates the steady per-sample time,
-  most on a GPU.
+- a run of one sample (or results older than first_sample_seconds) includes that sample's one-time costs: over a
+  single sample that overstates the steady per-unit time, most on a GPU.
 - COCO: throughput.sh prompts with the ground-truth boxes (an oracle); the paper's protocol prompts with every
   ViTDet-H detection, another number of prompts per image.
 - UVO runs the automatic mask generator once per video (frame 0), then SAM-PT on every frame. The results time the
@@ -101,7 +104,9 @@ class Measurement:
     device: str
     unit: str  # "images", "frames" or "videos"
     units: int  # units of the run
+    first_units: int  # units of its first sample
     predict_seconds: float
+    first_sample_seconds: float | None  # None: not recorded (older results)
     evaluate_seconds: float
     encoder_seconds: float
     created: str  # when the run wrote its results (ISO 8601, UTC)
@@ -111,10 +116,21 @@ class Measurement:
     def full(self) -> FullSize:
         return FULL_SIZES[(self.task, self.unit)]
 
+    @property
+    def steady(self) -> bool:
+        """Whether the first sample (its one-time costs) is left out of the prediction's seconds per unit."""
+        return bool(self.first_sample_seconds) and self.units > self.first_units
+
+    def predict_seconds_per_unit(self) -> float:
+        if self.steady:
+            return (self.predict_seconds - self.first_sample_seconds) / (self.units - self.first_units)
+        return self.predict_seconds / self.units
+
     def hours(self) -> float | None:
         if self.full.units is None:
             return None
-        return self.full.units * (self.predict_seconds + self.evaluate_seconds) / self.units / SECONDS_PER_HOUR
+        per_unit = self.predict_seconds_per_unit() + self.evaluate_seconds / self.units
+        return self.full.units * per_unit / SECONDS_PER_HOUR
 
 
 def local_root(recorded: str | None, sample_data: bool, path: Path) -> Path:
@@ -131,24 +147,25 @@ def local_root(recorded: str | None, sample_data: bool, path: Path) -> Path:
     raise ProjectionError(f"{path}: the data it read ({root}) is not on this machine, and its frames are counted there")
 
 
-def count_units(task: str, results: dict, path: Path) -> tuple[str, int]:
-    """(unit, units of the run): images, or the frames (UVO without tracks: the videos) of the samples it ran, which
-    are the first num_samples of the dataset's order (evals/engine.py select_samples)."""
+def count_units(task: str, results: dict, path: Path) -> tuple[str, int, int]:
+    """(unit, units of the run, units of its first sample): images, or the frames (UVO without tracks: the videos)
+    of the samples it ran, which are the first num_samples of the dataset's order (evals/engine.py
+    select_samples)."""
     dataset = results["provenance"]["dataset"]
     count = dataset["num_samples"]
     if task not in ("davis", "uvo"):
-        return "images", count
+        return "images", count, 1
     root = local_root(dataset["root"], dataset.get("sample_data", False), path)
     if task == "davis":
         lengths = [len(video.sequence.frame_names) for video in load_davis_videos(root, need_frames=False)]
     else:
         if results["metrics"].get("num_predicted_tracks") == 0:
-            return "videos", count
+            return "videos", count, 1
         lengths = [len(video.frame_paths) for video in load_uvo_videos(root.parent, need_frames=False)]
     if len(lengths) != dataset["num_samples_available"]:
         raise ProjectionError(f"{path}: the run read {dataset['num_samples_available']} sequences at {root}, there "
                               f"are {len(lengths)} now: not the same data")  # fmt: skip
-    return "frames", sum(lengths[:count])
+    return "frames", sum(lengths[:count]), lengths[0]
 
 
 def task_notes(task: str, unit: str, results: dict) -> list[str]:
@@ -197,14 +214,15 @@ def measurement(path: Path, results: dict) -> Measurement | str:
     if timings["resumed_samples"] or not timings["predicted_samples"]:
         return (f"{path}: {timings['resumed_samples']} of {provenance['dataset']['num_samples']} samples resumed from "
                 "stored predictions, so the timings cover part of the run (throughput.sh runs with --overwrite)")
-    unit, units = count_units(task, results, path)
+    unit, units, first_units = count_units(task, results, path)
     host = provenance["host"]
     device = host.get("device_name") or host["device"]
     return Measurement(
         task=task, path=path, column=(model["model"], model.get("backend"), model.get("precision"), device),
         display=model.get("display", model["model"]), variant=results.get("variant_label") or "paper protocol",
-        device=f"{host['device']} ({device})", unit=unit, units=units,
-        predict_seconds=timings["predict_seconds"], evaluate_seconds=timings["evaluate_seconds"],
+        device=f"{host['device']} ({device})", unit=unit, units=units, first_units=first_units,
+        predict_seconds=timings["predict_seconds"], first_sample_seconds=timings.get("first_sample_seconds"),
+        evaluate_seconds=timings["evaluate_seconds"],
         encoder_seconds=timings["encoder_seconds"], created=provenance.get("created", ""),
         notes=task_notes(task, unit, results),
     )  # fmt: skip
@@ -277,6 +295,12 @@ def row_label(task: str, measurements: list[Measurement]) -> str:
     return f"{task}, {'≤ ' if full.upper_bound else ''}{full.units:,} {unit}"
 
 
+def first_sample(m: Measurement) -> str:
+    if m.steady:
+        return f"first sample left out: {m.first_sample_seconds:.4g} s for {m.first_units} {m.unit}"
+    return "first sample included" + ("" if m.first_sample_seconds is not None else ": not recorded")
+
+
 def dominant_line(label: str, mine: list[Measurement]) -> str:
     known = [m for m in mine if m.hours() is not None]
     unknown = [m.task for m in mine if m.hours() is None]
@@ -319,14 +343,15 @@ def report(measurements: list[Measurement], skipped: list[str]) -> str:
             m = cell.get((task, c))
             if m is not None:
                 lines.append(f"| {task} | {labels[c]} | {m.variant} | {m.device} | {m.units} {m.unit} | "
-                             f"{m.predict_seconds / m.units:.4g} | {m.evaluate_seconds / m.units:.3g} | "
+                             f"{m.predict_seconds_per_unit():.4g} ({first_sample(m)}) | "
+                             f"{m.evaluate_seconds / m.units:.3g} | "
                              f"{'; '.join(m.notes)} |")  # fmt: skip
     lines += ["", "Full sizes:"]
     lines += [f"- {task} ({unit}): {'unknown' if size.units is None else f'{size.units:,}'}: {size.source}"
               for (task, unit), size in FULL_SIZES.items() if task in tasks]  # fmt: skip
     lines += ["", "Scoring time is scaled linearly (an approximation for COCOeval and the BSDS thresholds); sample "
-              "images are smaller than the full datasets'; the first sample's one-time costs (no warm-up) are spread "
-              "over the run's few units."]  # fmt: skip
+              "images are smaller than the full datasets'; a run of one sample includes its one-time costs (CUDA "
+              "context, kernel selection, lazy imports)."]  # fmt: skip
     if skipped:
         lines += ["", "Skipped:"] + [f"- {reason}" for reason in skipped]
     return "\n".join(lines)

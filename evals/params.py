@@ -61,6 +61,15 @@ class Params:
 
 
 @dataclasses.dataclass(frozen=True)
+class FileIdentity(Params):
+    """An input file a run's predictions depend on, as its parameters record it: where it was and its sha256 (None:
+    missing when the run was set up; the run's requirements then name it)."""
+
+    file: str
+    sha256: str | None
+
+
+@dataclasses.dataclass(frozen=True)
 class TaskParams(Params):
     """The base of every task's parameters (a task without options uses it as it is)."""
 

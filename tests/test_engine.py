@@ -53,6 +53,7 @@ def test_results_carry_provenance(tmp_path):
     timings = provenance["timings"]
     assert timings["predicted_samples"] == 3 and timings["encoder_calls"] == 3  # one embedding per image
     assert 0 < timings["encoder_seconds"] <= timings["predict_seconds"] and 0 < timings["encoder_share"] <= 1
+    assert 0 < timings["first_sample_seconds"] < timings["predict_seconds"]  # 1 of the 3 samples
     assert timings["peak_memory_mb"]["host_rss"] > 0
     assert 0 <= results["metrics"]["miou"] <= 100
 

@@ -13,7 +13,9 @@ from evals.interactive.task import InteractiveParams
 from evals.mvtec.saa_prompts import category_prompts
 from evals.mvtec.task import SAMPLE_CATEGORIES, SAMPLE_PROMPTS, MVTecParams, PromptCacheIdentity, mvtec_params
 from evals.protocols.amg import AMG_DEFAULTS, AmgParams
+from evals.params import FileIdentity
 from evals.registry import task_class
+from evals.seginw.task import SegInWParams
 from evals.sod.task import SodParams, sod_params
 from evals.trackers import CoTrackerSettings, LkSettings, PipsSettings, TrackerSettings, tracker_params
 from evals.uvo.task import UvoParams, UvoTask
@@ -54,6 +56,17 @@ def test_task_params_with_nested_groups_read_back_typed():
         assert back == params and type(getattr(back, field)) is kind, field
     prompts = MVTecParams.from_dict(json_round_trip(cases[3][0].to_dict())).prompts
     assert list(prompts) == list(SAMPLE_CATEGORIES) and prompts["tile"] == category_prompts("tile")
+
+
+def test_seginw_files_read_back_as_file_identities():
+    files = {"Airplane-Parts": FileIdentity(file="boxes/Airplane-Parts.json", sha256="ef" * 32),
+             "Bottles": FileIdentity(file="boxes/Bottles.json", sha256=None)}  # fmt: skip
+    params = SegInWParams(datasets=tuple(files), boxes_dir="boxes", boxes_files=files,
+                          boxes_detector={"Airplane-Parts": {"sha256": "ef" * 32}, "Bottles": None})  # fmt: skip
+    recorded = json_round_trip(params.to_dict())
+    assert recorded["boxes_files"]["Bottles"] == {"file": "boxes/Bottles.json", "sha256": None}  # as before typing
+    back = SegInWParams.from_dict(recorded)
+    assert back == params and type(back.boxes_files["Bottles"]) is FileIdentity
 
 
 def test_nested_groups_record_the_dicts_results_hold():

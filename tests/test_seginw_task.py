@@ -148,10 +148,10 @@ def test_box_files_are_the_paper_protocol_and_recorded(seginw_root, tmp_path):
     task = seginw_task("--seginw-boxes", str(boxes))
     assert task.variant() is None and task.paper_comparable()
     assert task.params.paper_boxes is None  # no provenance.json: made elsewhere, not judged
-    assert all(len(entry["sha256"]) == 64 for entry in task.params.boxes_files.values())
+    assert all(len(entry.sha256) == 64 for entry in task.params.boxes_files.values())
     metrics = run(task, seginw_root, tmp_path / "out", GroundTruthMaskModel(seginw_root))["metrics"]
     assert metrics["mean_AP"] == 100.0 and all(m["AP"] == 100.0 for m in metrics["datasets"].values())
-    provenance = {"datasets": {name: {"sha256": entry["sha256"], "protocol": {"num_select": 100},
+    provenance = {"datasets": {name: {"sha256": entry.sha256, "protocol": {"num_select": 100},
                                       "detector": {"backbone": "Swin-T"}}
                                for name, entry in task.params.boxes_files.items()}}  # fmt: skip
     (boxes / "provenance.json").write_text(json.dumps(provenance))

@@ -18,6 +18,7 @@ from typing import Any
 from ..base import Requirement
 from ..detectors.weights import DEFAULT_WEIGHTS_DIR
 from ..errors import DataError
+from ..params import FileIdentity
 from ..protocols.box_prompts.options import PREDICTIONS
 from ..protocols.box_prompts.prompts import GROUND_TRUTH_SCORE
 from ..protocols.coco_format.dataset import read_json
@@ -92,9 +93,9 @@ def box_source_params(boxes: str | None, datasets: tuple[str, ...]) -> dict[str,
     files, detectors = {}, {}
     for name in datasets:
         path = boxes_file(directory, name)
-        files[name] = {"file": str(path), "sha256": sha256_file(path) if path.is_file() else None}
+        files[name] = FileIdentity(file=str(path), sha256=sha256_file(path) if path.is_file() else None)
         entry = provenance.get(name)
-        detectors[name] = entry if entry is not None and entry.get("sha256") == files[name]["sha256"] else None
+        detectors[name] = entry if entry is not None and entry.get("sha256") == files[name].sha256 else None
     return {"prompts": "detections", "oracle": False, "boxes_dir": str(directory), "boxes_files": files,
             "boxes_detector": detectors, "paper_boxes": paper_boxes(detectors)}  # fmt: skip
 
@@ -119,6 +120,6 @@ def predictions_params(directory: Path, datasets: tuple[str, ...]) -> dict[str, 
     files = {}
     for name in datasets:
         path = predictions_file(directory, name)
-        files[name] = {"file": str(path), "sha256": sha256_file(path)}
+        files[name] = FileIdentity(file=str(path), sha256=sha256_file(path))
     return {"prompts": PREDICTIONS, "predictions_dir": str(directory), "predictions_files": files}
 

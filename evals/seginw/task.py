@@ -31,6 +31,7 @@ from ..base import Column, Dataset, Evaluator, Requirement, Sample
 from ..detectors.options import add_detector_arguments
 from ..detectors.weights import transformers_requirement, weights_requirement
 from ..errors import DataError, MissingResources
+from ..params import FileIdentity
 from ..protocols.box_prompts.box_prompted import BoxPromptedTask
 from ..protocols.box_prompts.options import (
     BoxPromptParams,
@@ -81,15 +82,16 @@ SUBSET_NAMES_SHOWN = 3  # a subset of up to this many datasets is named in the r
 class SegInWParams(BoxPromptParams):
     datasets: tuple[str, ...] = SEGINW_DATASETS
     mask_selection: str = PAPER_MASK_SELECTION
-    # prompts "detections": DIR/<Dataset>.json, {dataset: {file, sha256}}, the detector provenance.json records for
-    # each file (None: not recorded for that very file), and whether all are the paper's (sources.paper_boxes)
+    # prompts "detections": DIR/<Dataset>.json, each dataset's file, the detector provenance.json records for each
+    # file (copied as it is; None: not recorded for that very file), and whether all are the paper's
+    # (sources.paper_boxes)
     boxes_dir: str | None = None
-    boxes_files: dict[str, dict] | None = None
+    boxes_files: dict[str, FileIdentity] | None = None
     boxes_detector: dict[str, dict | None] | None = None
     paper_boxes: bool | None = None
-    # prompts PREDICTIONS: another method's masks, {dataset: {file, sha256}}
+    # prompts PREDICTIONS: another method's masks, each dataset's file
     predictions_dir: str | None = None
-    predictions_files: dict[str, dict] | None = None
+    predictions_files: dict[str, FileIdentity] | None = None
 
 
 class SegInWTask(BoxPromptedTask):
@@ -198,7 +200,7 @@ class SegInWTask(BoxPromptedTask):
         return requirements
 
     def prompts_file(self, sample: Sample) -> Path:
-        return Path(self.params.boxes_files[dataset_name(sample.data.image.annotation_file)]["file"])
+        return Path(self.params.boxes_files[dataset_name(sample.data.image.annotation_file)].file)
 
     def load_dataset(self, data_root: Path) -> Dataset:
         names = self.params.datasets
@@ -220,7 +222,7 @@ class SegInWTask(BoxPromptedTask):
             return attach_prompts(images, None)
         if prompts_from != "detections":  # external predictions: no prompts
             return attach_prompts(images, {})
-        path = Path(self.params.boxes_files[name]["file"])
+        path = Path(self.params.boxes_files[name].file)
         command = detection_command(data_root, Path(self.params.boxes_dir), (name,))
         prompts = read_detection_prompts(path, f"the command `{command} --overwrite`")
         try:
