@@ -64,9 +64,9 @@ def main() -> None:
     model = load_prompt_model(args.model, untrained=True)
     image = read_rgb(IMAGES[args.image])
     size = image.shape[:2]
-    crop = [0, 0, size[1], size[0]]
     grid = build_point_grid(POINTS_PER_SIDE) * np.array(size[::-1])
     starts = range(0, len(grid), POINTS_PER_BATCH) if args.whole else [i * POINTS_PER_BATCH for i in TIMED_BATCHES]
+    batches = [grid[s : s + POINTS_PER_BATCH] for s in starts]
     unit = "image" if args.whole else "batch"
     print(f"{args.model}, {args.image}, {torch.get_num_threads()} threads, per {unit}")
     print(f"| candidates kept | IoU threshold | official s/{unit} | fast s/{unit} | speed-up |")
@@ -74,8 +74,7 @@ def main() -> None:
     with torch.inference_mode():
         unfiltered = SamAutomaticMaskGenerator(model.network, pred_iou_thresh=0.0, stability_score_thresh=0.0)
         unfiltered.predictor.set_image(image)
-        ious = np.concatenate([unfiltered._process_batch(grid[s : s + POINTS_PER_BATCH], size, crop, size)["iou_preds"]
-                               .numpy() for s in starts])  # fmt: skip
+        ious = np.concatenate([process(unfiltered, points, size)["iou_preds"].numpy() for points in batches])
         for keep_rate in KEEP_RATES:
             params = dict(points_per_side=POINTS_PER_SIDE, points_per_batch=POINTS_PER_BATCH,
                           pred_iou_thresh=iou_threshold(ious, keep_rate), stability_score_thresh=0.0,
@@ -85,28 +84,31 @@ def main() -> None:
             if args.whole:
                 seconds = time_whole(generators, image, args.repeats)
             else:
-                seconds = time_batches(generators, image, grid, starts, args.repeats)
+                seconds = time_batches(generators, image, batches, args.repeats)
             kept = np.mean(ious > params["pred_iou_thresh"]) if params["pred_iou_thresh"] > 0.0 else 1.0
             print(f"| {kept:.0%} | {params['pred_iou_thresh']:.4f} | {seconds[0]:.2f} | {seconds[1]:.2f} | "
                   f"{seconds[0] / seconds[1]:.2f}x |", flush=True)
 
 
-def time_batches(generators, image: np.ndarray, grid: np.ndarray, starts, repeats: int) -> list[float]:
+def process(generator, points: np.ndarray, size: tuple[int, int]):
+    """The generator's batch of `points` on the whole image (one crop: the image itself)."""
+    return generator._process_batch(points, size, [0, 0, size[1], size[0]], size)
+
+
+def time_batches(generators, image: np.ndarray, batches: list[np.ndarray], repeats: int) -> list[float]:
     """Mean seconds per batch of each generator, alternating on every batch."""
-    size = image.shape[:2]
-    crop = [0, 0, size[1], size[0]]
     for generator in generators:
         generator.predictor.set_image(image)
     seconds = [0.0, 0.0]
-    for start in starts:
+    for points in batches:
         for _ in range(repeats):
             data = []
             for i, generator in enumerate(generators):
                 started = time.perf_counter()
-                data.append(generator._process_batch(grid[start : start + POINTS_PER_BATCH], size, crop, size))
+                data.append(process(generator, points, image.shape[:2]))
                 seconds[i] += time.perf_counter() - started
             assert_equal_batches(*data)
-    return [s / (len(starts) * repeats) for s in seconds]
+    return [s / (len(batches) * repeats) for s in seconds]
 
 
 def time_whole(generators, image: np.ndarray, repeats: int) -> list[float]:

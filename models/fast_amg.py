@@ -103,10 +103,9 @@ def mask_to_rle(masks: torch.Tensor) -> list[dict]:
     b, h, w = masks.shape
     columns = masks.permute(0, 2, 1).flatten(1)  # Fortran order, as COCO's RLE
     changes = (columns[:, 1:] ^ columns[:, :-1]).nonzero()
-    per_mask = changes[:, 1].split(torch.bincount(changes[:, 0], minlength=b).tolist()) if b else ()
-    starts_with_one = columns[:, 0].tolist() if b else []
+    per_mask = changes[:, 1].split(torch.bincount(changes[:, 0], minlength=b).tolist())
     rles = []
-    for first, change_points in zip(starts_with_one, per_mask):
+    for first, change_points in zip(columns[:, 0].tolist(), per_mask):
         bounds = np.concatenate([[0], change_points.numpy() + 1, [h * w]])
         rles.append({"size": [h, w], "counts": ([0] if first else []) + np.diff(bounds).tolist()})
     return rles

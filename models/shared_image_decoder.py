@@ -52,10 +52,8 @@ class SharedImageDecoding:
         output_tokens = output_tokens.unsqueeze(0).expand(sparse.size(0), -1, -1)
         tokens = torch.cat((output_tokens, sparse), dim=1)
         self.embedding_size = image_embeddings.shape[1:]
-        # contiguous as the official's repeat_interleave makes it (encoders may give channels-last): the layout
-        # decides which matrix-product path the first block's projections take
-        src = image_embeddings.contiguous() + dense[:1]
-        queries, self.keys = _transformer(decoder.transformer, src, image_pe.contiguous(), tokens)
+        src = image_embeddings + dense[:1]
+        queries, self.keys = _transformer(decoder.transformer, src, image_pe, tokens)
         mask_tokens_out = queries[:, 1 : 1 + decoder.num_mask_tokens, :]
         self.hyper_in = torch.stack([mlp(mask_tokens_out[:, i, :])
                                      for i, mlp in enumerate(decoder.output_hypernetworks_mlps)], dim=1)  # fmt: skip
@@ -76,7 +74,9 @@ class SharedImageDecoding:
 def _transformer(transformer: TwoWayTransformer, image_embedding: Tensor, image_pe: Tensor,
                  point_embedding: Tensor) -> tuple[Tensor, Tensor]:  # fmt: skip
     """TwoWayTransformer.forward with a 1 x C x h x w image side; the keys are 1 x hw x C until the first block's
-    image-to-token attention makes them B x hw x C."""
+    image-to-token attention makes them B x hw x C. Both made hw x C contiguous once, whatever the encoder's layout:
+    the additions that broadcast them over the prompts then run unstrided, and every reduction reads the values it
+    reads in the official decoder (layer norm copies to this layout; `_project_rows` takes the official path)."""
     keys = image_embedding.flatten(2).permute(0, 2, 1).contiguous()
     key_pe = image_pe.flatten(2).permute(0, 2, 1).contiguous()
     first, *others = transformer.layers
@@ -125,7 +125,8 @@ def _attend(attention: Attention, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 
 
 def _project_rows(linear: torch.nn.Linear, x: Tensor) -> Tensor:
-    """`linear(x)` for the 1 x hw x C transposed view `x`, computed as ATen computes it for the official B x hw x C
-    view: rows copied to a contiguous matrix, `mm`, then the bias added."""
+    """`linear(x)` for the 1 x hw x C image side `x`, computed as ATen computes it for the official B x hw x C
+    transposed view: rows copied to a contiguous matrix, `mm`, then the bias added (a contiguous input would take a
+    fused `addmm`, which differs in the last bit)."""
     rows = x.reshape(-1, x.shape[-1]).contiguous()
     return torch.mm(rows, linear.weight.t()).view(*x.shape[:-1], -1).add_(linear.bias)
